@@ -1,0 +1,49 @@
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use distill_core::inputs::TokenBatch;
+use distill_core::pretrained::Pretrained;
+use distill_core::registry::Registry;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Architecture plugin to read the checkpoint with [default: the one config.json's model_type names].
+    #[arg(long)]
+    plugin: Option<String>,
+    /// Model directory in Hugging Face layout, or a hub id looked up in the HF cache.
+    #[arg(long)]
+    model: String,
+    /// JSON input: {"input_ids": [[..]], "attention_mask"?, "token_type_ids"?}, {"texts": [..]} or {"pairs": [[q, c], ..]}.
+    #[arg(long)]
+    input: PathBuf,
+    /// Output safetensors file (f32): hidden_states.{i}, attention_scores.{i}, attention_probs.{i}, head outputs.
+    #[arg(long)]
+    output: PathBuf,
+    /// Longest tokenized sequence for text input.
+    #[arg(long, default_value_t = 512)]
+    max_length: usize,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let registry = Registry::builtin()?;
+    let device = distill_core::default_device();
+    let model = Pretrained::load(&args.model, args.plugin.as_deref(), &registry, &device)?;
+    let source = args.input.display().to_string();
+    let value: serde_json::Value = distill_core::io::read_json(&args.input)?;
+    let max_len = args.max_length.min(model.config.max_sequence_length());
+    let batch = TokenBatch::from_json(&value, model.tokenizer.as_ref(), max_len, &source)?;
+    batch.check_against(&model.config, &source)?;
+    let tensors = distill_core::forward::forward_tensors(&model.model, &batch);
+    let count = tensors.len();
+    distill_core::weights::write_safetensors(&args.output, &tensors, None)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    eprintln!(
+        "{}: {} layers, batch {} x {} tokens: wrote {count} tensors to {}",
+        model.spec.name,
+        model.config.num_layers,
+        batch.batch_size(),
+        batch.seq_len(),
+        args.output.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! distill-core: transformer encoders, their checkpoints, and the registry of architectures
+//! that knowledge distillation composes.
+//!
+//! Map of the crate, one concept per module:
+//! - [`model`]: the configurable post-LN encoder of the BERT family and its task heads.
+//! - [`registry`]: architecture specs (what a plugin contributes) and the plugin registry.
+//! - [`weights`]: safetensors in and out, under each architecture's tensor names.
+//! - [`tokenizer`]: tokenizers from `tokenizer.json`, `vocab.txt` or `vocab.json` + `merges.txt`.
+//! - [`hub`]: resolving a local directory or a Hugging Face hub id to files.
+//! - [`pretrained`]: a checkpoint directory as a whole (config, weights, tokenizer), loaded and saved.
+//! - [`forward`]: a forward pass as named host tensors.
+//! - [`inputs`]: batches of token ids, from JSON or from text.
+
+pub mod error;
+pub mod forward;
+pub mod hub;
+pub mod inputs;
+pub mod io;
+pub mod model;
+pub mod pretrained;
+pub mod registry;
+pub mod tokenizer;
+pub mod weights;
+
+pub use burn;
+pub use error::{DistillError, Result};
+pub use inventory;
+
+/// The default compute device: the flex CPU backend, or a GPU when built with its feature and
+/// `DISTILL_DEVICE` asks for it.
+pub fn default_device() -> burn::tensor::Device {
+    burn::tensor::Device::flex()
+}

@@ -1,0 +1,52 @@
+use burn::module::Module;
+use burn::nn::{Dropout, LayerNorm, Linear};
+use burn::tensor::Tensor;
+use burn::tensor::activation::softmax;
+
+/// Multi-head self-attention with its output projection and post-LN residual. Unlike burn's
+/// `MultiHeadAttention` it returns the raw pre-softmax scores, which TinyBERT's attention loss
+/// matches, as well as the probabilities.
+#[derive(Module, Debug)]
+pub struct SelfAttention {
+    pub query: Linear,
+    pub key: Linear,
+    pub value: Linear,
+    pub output: Linear,
+    pub layer_norm: LayerNorm,
+    pub dropout: Dropout,
+    pub attention_dropout: Dropout,
+    pub num_heads: usize,
+}
+
+/// One attention block's results: the block output, the raw scores `QK^T / sqrt(d)` before any
+/// mask, and the masked softmax probabilities, both `[batch, heads, seq, seq]`.
+pub struct AttentionOutput {
+    pub hidden: Tensor<3>,
+    pub scores: Tensor<4>,
+    pub probs: Tensor<4>,
+}
+
+impl SelfAttention {
+    /// `mask_bias` is `[batch, 1, 1, seq]`: 0 for real tokens and a large negative number for
+    /// padding, added to the scores exactly as transformers' eager attention does.
+    pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> AttentionOutput {
+        let [batch, seq, width] = hidden.dims();
+        let head_dim = width / self.num_heads;
+        let split = |x: Tensor<3>| x.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
+
+        let q = split(self.query.forward(hidden.clone()));
+        let k = split(self.key.forward(hidden.clone()));
+        let v = split(self.value.forward(hidden.clone()));
+
+        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f64).sqrt());
+        let probs = softmax(scores.clone() + mask_bias, 3);
+        let context = self
+            .attention_dropout
+            .forward(probs.clone())
+            .matmul(v)
+            .swap_dims(1, 2)
+            .reshape([batch, seq, width]);
+        let projected = self.dropout.forward(self.output.forward(context));
+        AttentionOutput { hidden: self.layer_norm.forward(projected + hidden), scores, probs }
+    }
+}

@@ -1,0 +1,109 @@
+use serde::{Deserialize, Serialize};
+
+/// The position-id rule of an architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionScheme {
+    /// Positions 0, 1, 2, ... (BERT, DistilBERT).
+    Absolute,
+    /// RoBERTa: positions start at `pad_token_id + 1` and padding tokens keep `pad_token_id`.
+    AfterPadding,
+}
+
+/// Feed-forward and head activations, named as transformers' `hidden_act` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// GELU with erf, transformers' "gelu".
+    Gelu,
+    /// The tanh approximation: "gelu_new", "gelu_pytorch_tanh", "gelu_fast".
+    GeluTanh,
+    Relu,
+}
+
+impl Activation {
+    pub fn from_hf_name(name: &str) -> Option<Self> {
+        match name {
+            "gelu" | "gelu_python" => Some(Self::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" | "gelu_accurate" => Some(Self::GeluTanh),
+            "relu" => Some(Self::Relu),
+            _ => None,
+        }
+    }
+
+    pub fn hf_name(self) -> &'static str {
+        match self {
+            Self::Gelu => "gelu",
+            Self::GeluTanh => "gelu_new",
+            Self::Relu => "relu",
+        }
+    }
+}
+
+/// Everything that shapes an encoder, in the core's own terms. Plugins fill it from their
+/// `config.json` dialect (see `registry::ArchitectureSpec::parse_config`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncoderConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    pub num_heads: usize,
+    pub intermediate_size: usize,
+    pub max_position_embeddings: usize,
+    /// 0 when the architecture has no token-type embeddings (DistilBERT).
+    pub type_vocab_size: usize,
+    pub layer_norm_eps: f64,
+    pub activation: Activation,
+    pub position_scheme: PositionScheme,
+    /// DistilBERT's fixed sinusoidal position table.
+    pub sinusoidal_positions: bool,
+    pub pad_token_id: usize,
+    pub hidden_dropout: f64,
+    pub attention_dropout: f64,
+    /// Standard deviation of the normal initialiser for new weights.
+    pub initializer_range: f64,
+}
+
+impl EncoderConfig {
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_heads
+    }
+
+    /// Checks the invariants the forward pass relies on; `source` names where the config came from.
+    pub fn validate(&self, source: &std::path::Path) -> crate::Result<()> {
+        let err = |field: &str, msg: String| Err(crate::DistillError::config(source, field, msg));
+        for (field, value) in [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_layers),
+            ("num_attention_heads", self.num_heads),
+            ("intermediate_size", self.intermediate_size),
+            ("max_position_embeddings", self.max_position_embeddings),
+        ] {
+            if value == 0 {
+                return err(field, "must be positive".into());
+            }
+        }
+        if self.hidden_size % self.num_heads != 0 {
+            return err(
+                "num_attention_heads",
+                format!("hidden size {} is not a multiple of {} heads", self.hidden_size, self.num_heads),
+            );
+        }
+        if self.position_scheme == PositionScheme::AfterPadding && self.pad_token_id + 1 >= self.max_position_embeddings {
+            return err("pad_token_id", "leaves no room for positions after padding".into());
+        }
+        if !(self.layer_norm_eps > 0.0) {
+            return err("layer_norm_eps", "must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The largest sequence length the position table allows.
+    pub fn max_sequence_length(&self) -> usize {
+        match self.position_scheme {
+            PositionScheme::Absolute => self.max_position_embeddings,
+            PositionScheme::AfterPadding => self.max_position_embeddings - self.pad_token_id - 1,
+        }
+    }
+}

@@ -1,0 +1,136 @@
+use burn::module::Module;
+use burn::nn::{Dropout, LayerNorm, Linear};
+use burn::tensor::activation::{gelu, gelu_approximate, relu};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::attention::SelfAttention;
+use super::config::{Activation, EncoderConfig, PositionScheme};
+use super::embeddings::Embeddings;
+use crate::inputs::TokenBatch;
+
+/// Attention followed by the feed-forward block, each with a post-LN residual.
+#[derive(Module, Debug)]
+pub struct EncoderLayer {
+    pub attention: SelfAttention,
+    pub ffn_in: Linear,
+    pub ffn_out: Linear,
+    pub ffn_layer_norm: LayerNorm,
+    pub dropout: Dropout,
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+pub(crate) fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {
+    match activation {
+        Activation::Gelu => gelu(x),
+        Activation::GeluTanh => gelu_approximate(x),
+        Activation::Relu => relu(x),
+    }
+}
+
+/// Everything an encoder computes that distillation may match. `hidden_states[0]` is the
+/// embedding output and `hidden_states[i]` the output of layer `i`; scores and probabilities
+/// are per layer, `[batch, heads, seq, seq]`.
+pub struct EncoderOutput {
+    pub hidden_states: Vec<Tensor<3>>,
+    pub attention_scores: Vec<Tensor<4>>,
+    pub attention_probs: Vec<Tensor<4>>,
+}
+
+impl EncoderOutput {
+    pub fn last_hidden_state(&self) -> Tensor<3> {
+        self.hidden_states.last().expect("an encoder output holds the embedding output at least").clone()
+    }
+}
+
+impl EncoderLayer {
+    fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> (Tensor<3>, Tensor<4>, Tensor<4>) {
+        let attended = self.attention.forward(hidden, mask_bias);
+        let inner = activate(self.activation, self.ffn_in.forward(attended.hidden.clone()));
+        let out = self.dropout.forward(self.ffn_out.forward(inner));
+        (self.ffn_layer_norm.forward(out + attended.hidden), attended.scores, attended.probs)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Encoder {
+    pub embeddings: Embeddings,
+    pub layers: Vec<EncoderLayer>,
+    #[module(skip)]
+    pub config: EncoderConfig,
+}
+
+/// The tensors a batch becomes on a device.
+pub struct BatchTensors {
+    pub input_ids: Tensor<2, Int>,
+    pub position_ids: Tensor<2, Int>,
+    pub token_type_ids: Tensor<2, Int>,
+    /// `[batch, 1, 1, seq]`, 0 where attended and `f32::MIN` at padding.
+    pub mask_bias: Tensor<4>,
+}
+
+impl Encoder {
+    pub fn device(&self) -> Device {
+        self.embeddings.word.weight.val().device()
+    }
+
+    /// Position ids as transformers makes them for this architecture.
+    pub fn position_ids(&self, batch: &TokenBatch) -> Vec<i64> {
+        match self.config.position_scheme {
+            PositionScheme::Absolute => (0..batch.batch_size()).flat_map(|_| 0..batch.seq_len() as i64).collect(),
+            PositionScheme::AfterPadding => {
+                let pad = self.config.pad_token_id as i64;
+                batch
+                    .input_ids
+                    .chunks(batch.seq_len())
+                    .flat_map(|row| {
+                        let mut count = 0;
+                        row.iter()
+                            .map(|&id| {
+                                if id == pad {
+                                    pad
+                                } else {
+                                    count += 1;
+                                    pad + count
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    pub fn batch_tensors(&self, batch: &TokenBatch) -> BatchTensors {
+        let device = self.device();
+        let shape = [batch.batch_size(), batch.seq_len()];
+        let ints = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, shape), &device);
+        let bias: Vec<f32> = batch.attention_mask.iter().map(|&m| if m == 0 { f32::MIN } else { 0.0 }).collect();
+        BatchTensors {
+            input_ids: ints(batch.input_ids.clone()),
+            position_ids: ints(self.position_ids(batch)),
+            token_type_ids: ints(batch.token_type_ids.clone()),
+            mask_bias: Tensor::<2>::from_data(TensorData::new(bias, shape), &device)
+                .reshape([shape[0], 1, 1, shape[1]]),
+        }
+    }
+
+    pub fn forward(&self, batch: &TokenBatch) -> EncoderOutput {
+        let t = self.batch_tensors(batch);
+        let mut hidden = self.embeddings.forward(t.input_ids, t.position_ids, t.token_type_ids);
+        let mut out = EncoderOutput {
+            hidden_states: Vec::with_capacity(self.layers.len() + 1),
+            attention_scores: Vec::with_capacity(self.layers.len()),
+            attention_probs: Vec::with_capacity(self.layers.len()),
+        };
+        out.hidden_states.push(hidden.clone());
+        for layer in &self.layers {
+            let (next, scores, probs) = layer.forward(hidden, t.mask_bias.clone());
+            hidden = next;
+            out.hidden_states.push(hidden.clone());
+            out.attention_scores.push(scores);
+            out.attention_probs.push(probs);
+        }
+        out
+    }
+}

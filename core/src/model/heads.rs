@@ -1,0 +1,139 @@
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, LayerNorm, Linear};
+use burn::tensor::Tensor;
+use burn::tensor::activation::{relu, tanh};
+use serde::{Deserialize, Serialize};
+
+use super::config::Activation;
+use super::encoder::{Encoder, EncoderOutput, activate};
+use crate::inputs::TokenBatch;
+
+/// Extractive QA: one linear layer giving start and end logits per token.
+#[derive(Module, Debug)]
+pub struct QuestionAnsweringHead {
+    pub qa_outputs: Linear,
+}
+
+/// The activation between a classification head's two layers: BERT's pooler and RoBERTa's
+/// head use tanh, DistilBERT's `pre_classifier` ReLU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolerActivation {
+    Tanh,
+    Relu,
+}
+
+/// Sequence classification on the first token: dense, activation, dropout, output layer.
+#[derive(Module, Debug)]
+pub struct ClassificationHead {
+    pub dense: Linear,
+    pub out: Linear,
+    pub dropout: Dropout,
+    #[module(skip)]
+    pub activation: PoolerActivation,
+}
+
+/// Masked-LM head: dense, activation, layer norm, then the decoder tied to the word embeddings.
+#[derive(Module, Debug)]
+pub struct MaskedLmHead {
+    pub dense: Linear,
+    pub layer_norm: LayerNorm,
+    pub bias: Param<Tensor<1>>,
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+/// Which head a checkpoint carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Head {
+    QuestionAnswering,
+    Classification,
+    MaskedLm,
+}
+
+/// An encoder with at most one task head.
+#[derive(Module, Debug)]
+pub struct TaskModel {
+    pub encoder: Encoder,
+    pub qa: Option<QuestionAnsweringHead>,
+    pub classifier: Option<ClassificationHead>,
+    pub mlm: Option<MaskedLmHead>,
+}
+
+/// Start and end logits, `[batch, seq]` each.
+pub struct QaOutput {
+    pub start_logits: Tensor<2>,
+    pub end_logits: Tensor<2>,
+}
+
+pub struct TaskOutput {
+    pub encoder: EncoderOutput,
+    pub qa: Option<QaOutput>,
+    /// Classification logits `[batch, labels]`.
+    pub logits: Option<Tensor<2>>,
+    /// Masked-LM logits `[batch, seq, vocab]`.
+    pub mlm_logits: Option<Tensor<3>>,
+}
+
+impl QuestionAnsweringHead {
+    pub fn forward(&self, hidden: Tensor<3>) -> QaOutput {
+        let [batch, seq, _] = hidden.dims();
+        let logits = self.qa_outputs.forward(hidden);
+        let start_logits = logits.clone().slice([0..batch, 0..seq, 0..1]).reshape([batch, seq]);
+        let end_logits = logits.slice([0..batch, 0..seq, 1..2]).reshape([batch, seq]);
+        QaOutput { start_logits, end_logits }
+    }
+}
+
+impl ClassificationHead {
+    pub fn forward(&self, hidden: Tensor<3>) -> Tensor<2> {
+        let [batch, _, width] = hidden.dims();
+        let first = hidden.slice([0..batch, 0..1]).reshape([batch, width]);
+        let pooled = self.dense.forward(first);
+        let pooled = match self.activation {
+            PoolerActivation::Tanh => tanh(pooled),
+            PoolerActivation::Relu => relu(pooled),
+        };
+        self.out.forward(self.dropout.forward(pooled))
+    }
+
+    pub fn num_labels(&self) -> usize {
+        self.out.weight.val().dims()[1]
+    }
+}
+
+impl MaskedLmHead {
+    /// `word_embeddings` is `[vocab, hidden]`, the tied decoder weight.
+    pub fn forward(&self, hidden: Tensor<3>, word_embeddings: Tensor<2>) -> Tensor<3> {
+        let x = self.layer_norm.forward(activate(self.activation, self.dense.forward(hidden)));
+        let [batch, seq, width] = x.dims();
+        let vocab = word_embeddings.dims()[0];
+        let logits = x.reshape([batch * seq, width]).matmul(word_embeddings.transpose()) + self.bias.val().unsqueeze();
+        logits.reshape([batch, seq, vocab])
+    }
+}
+
+impl TaskModel {
+    pub fn head(&self) -> Option<Head> {
+        if self.qa.is_some() {
+            Some(Head::QuestionAnswering)
+        } else if self.classifier.is_some() {
+            Some(Head::Classification)
+        } else if self.mlm.is_some() {
+            Some(Head::MaskedLm)
+        } else {
+            None
+        }
+    }
+
+    pub fn forward(&self, batch: &TokenBatch) -> TaskOutput {
+        let encoder = self.encoder.forward(batch);
+        let last = encoder.last_hidden_state();
+        let qa = self.qa.as_ref().map(|h| h.forward(last.clone()));
+        let logits = self.classifier.as_ref().map(|h| h.forward(last.clone()));
+        let mlm_logits =
+            self.mlm.as_ref().map(|h| h.forward(last.clone(), self.encoder.embeddings.word.weight.val()));
+        TaskOutput { encoder, qa, logits, mlm_logits }
+    }
+}

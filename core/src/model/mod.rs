@@ -1,0 +1,19 @@
+//! The configurable post-LN encoder of the BERT family (BERT, RoBERTa, DistilBERT, TinyBERT)
+//! and its task heads. Plain structs with one forward each, in the spirit of
+//! candle-transformers' `bert.rs`; every architecture difference is a field of [`EncoderConfig`].
+
+mod attention;
+mod config;
+mod embeddings;
+mod encoder;
+mod heads;
+mod init;
+mod params;
+
+pub use attention::SelfAttention;
+pub use config::{Activation, EncoderConfig, PositionScheme};
+pub use embeddings::Embeddings;
+pub use encoder::{Encoder, EncoderLayer, EncoderOutput};
+pub use heads::{ClassificationHead, Head, PoolerActivation, MaskedLmHead, QaOutput, QuestionAnsweringHead, TaskModel, TaskOutput};
+pub use init::{RandomInit, init_random};
+pub use params::{HeadLayout, ParamKey, ParamSource, Part, build_task_model, to_host, visit_params};

