@@ -133,8 +133,32 @@ def main():
     tids, tmask, ttypes = make_inputs(256, 0, lengths, seq, True, 14)
     write_fixture("tinybert", tf.BertModel(tcfg, add_pooling_layer=False), tids, tmask, ttypes, 12, bq, bk, dtype=torch.float16)
 
+    write_bpe_tokenizer()
     if args.minilm:
         write_minilm(args.minilm)
+
+
+def write_bpe_tokenizer():
+    """A small byte-level BPE vocabulary (vocab.json + merges.txt) trained on fixed text, and the
+    ids transformers' slow (pure Python) RobertaTokenizer gives for question/context pairs."""
+    from tokenizers import ByteLevelBPETokenizer
+    out_dir = os.path.join(ROOT, "roberta-tokenizer")
+    os.makedirs(out_dir, exist_ok=True)
+    corpus = [
+        "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy.",
+        "Super Bowl 50 was an American football game to determine the champion of the NFL.",
+        "Computational complexity theory classifies problems according to their inherent difficulty.",
+    ] * 20
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(corpus, vocab_size=400, min_frequency=1, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe.save_model(out_dir)
+    tok = tf.RobertaTokenizer(os.path.join(out_dir, "vocab.json"), os.path.join(out_dir, "merges.txt"))
+    pairs = [["Who gave their name to Normandy?", "The Normans, in the 10th century, gave their name to Normandy."],
+             ["What does complexity theory classify?", "  Problems by inherent difficulty; e.g. NFL games!"]]
+    enc = tok([p[0] for p in pairs], [p[1] for p in pairs], padding=True)
+    with open(os.path.join(out_dir, "expected.json"), "w") as f:
+        json.dump({"pairs": pairs, "input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}, f, indent=1)
+    print(f"wrote {out_dir}")
 
 
 def write_minilm(model_dir):
