@@ -33,16 +33,19 @@ pub fn run(args: Args) -> Result<()> {
     let max_len = args.max_length.min(model.config.max_sequence_length());
     let batch = TokenBatch::from_json(&value, model.tokenizer.as_ref(), max_len, &source)?;
     batch.check_against(&model.config, &source)?;
+    let started = std::time::Instant::now();
     let tensors = distill_core::forward::forward_tensors(&model.model, &batch);
+    let elapsed = started.elapsed();
     let count = tensors.len();
     distill_core::weights::write_safetensors(&args.output, &tensors, None)
         .with_context(|| format!("writing {}", args.output.display()))?;
     eprintln!(
-        "{}: {} layers, batch {} x {} tokens: wrote {count} tensors to {}",
+        "{}: {} layers, batch {} x {} tokens, forward {:.1} ms: wrote {count} tensors to {}",
         model.spec.name,
         model.config.num_layers,
         batch.batch_size(),
         batch.seq_len(),
+        elapsed.as_secs_f64() * 1e3,
         args.output.display()
     );
     Ok(())
