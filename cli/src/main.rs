@@ -28,6 +28,8 @@ enum Command {
     /// Run a model over token ids or text and write every hidden state, attention score and
     /// probability (and head outputs) to a safetensors file.
     Forward(commands::forward::Args),
+    /// Score SQuAD predictions exactly as the official v1.1 / v2.0 evaluation scripts.
+    Score(commands::score::Args),
 }
 
 /// Exit codes: 0 success, 1 failure while running, 2 bad usage or input rejected up front.
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plugins(args) => commands::plugins::run(args),
         Command::Forward(args) => commands::forward::run(args),
+        Command::Score(args) => commands::score::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,8 +9,11 @@
 //! - [`hub`]: resolving a local directory or a Hugging Face hub id to files.
 //! - [`pretrained`]: a checkpoint directory as a whole (config, weights, tokenizer), loaded and saved.
 //! - [`forward`]: a forward pass as named host tensors.
+//! - [`data`]: SQuAD JSON and classification files.
+//! - [`task`]: QA features, decoding and official scoring; classification metrics.
 //! - [`inputs`]: batches of token ids, from JSON or from text.
 
+pub mod data;
 pub mod error;
 pub mod forward;
 pub mod hub;
@@ -19,6 +22,7 @@ pub mod io;
 pub mod model;
 pub mod pretrained;
 pub mod registry;
+pub mod task;
 pub mod tokenizer;
 pub mod weights;
 

@@ -1,2 +1,3 @@
 pub mod forward;
 pub mod plugins;
+pub mod score;
