@@ -134,8 +134,66 @@ def main():
     write_fixture("tinybert", tf.BertModel(tcfg, add_pooling_layer=False), tids, tmask, ttypes, 12, bq, bk, dtype=torch.float16)
 
     write_bpe_tokenizer()
+    write_loss_fixtures()
     if args.minilm:
         write_minilm(args.minilm)
+
+
+def write_loss_fixtures():
+    """Distillation losses computed by PyTorch from their textbook formulas, on small random
+    inputs with padding masks: the values the Rust losses must reproduce."""
+    import torch.nn.functional as F
+    g = torch.Generator().manual_seed(21)
+    cases = []
+    # Prediction layer, QA-like: [batch, positions] with padding; classification: no mask.
+    for name, shape, lengths in (("qa", (2, 7), [7, 4]), ("classification", (3, 4), [4, 4, 4])):
+        s = torch.randn(shape, generator=g) * 2
+        t = torch.randn(shape, generator=g) * 2
+        mask = torch.zeros(shape)
+        for row, n in enumerate(lengths):
+            mask[row, :n] = 1
+        gold = torch.tensor([min(n - 1, 2) for n in lengths])
+        for T in (1.0, 2.0):
+            sm = s.masked_fill(mask == 0, -10000.0)
+            tm = t.masked_fill(mask == 0, -10000.0)
+            log_s = F.log_softmax(sm / T, -1)
+            log_t = F.log_softmax(tm / T, -1)
+            pt = log_t.exp()
+            kl = ((pt * (log_t - log_s)) * mask).sum(-1).mean() * T * T
+            soft_ce = (-(pt * log_s) * mask).sum(-1).mean() * T * T
+            mse = ((((s - t) / T) ** 2 * mask).sum(-1) / mask.sum(-1)).mean() * T * T
+            ce = F.cross_entropy(sm, gold)
+            cases.append({"name": name, "temperature": T, "student": s.tolist(), "teacher": t.tolist(), "mask": mask.tolist(),
+                          "gold": gold.tolist(), "kl": kl.item(), "soft_cross_entropy": soft_ce.item(), "mse": mse.item(), "ce": ce.item()})
+    # Two teachers: the soft target is the mean of their softened distributions.
+    s = torch.randn(2, 5, generator=g)
+    t1, t2 = torch.randn(2, 5, generator=g), torch.randn(2, 5, generator=g)
+    T = 1.5
+    pt = (F.softmax(t1 / T, -1) + F.softmax(t2 / T, -1)) / 2
+    kl = (pt * (pt.log() - F.log_softmax(s / T, -1))).sum(-1).mean() * T * T
+    multi = {"student": s.tolist(), "teachers": [t1.tolist(), t2.tolist()], "temperature": T, "kl": kl.item()}
+    # Intermediate layer: hidden states through a linear projection, raw attention scores.
+    B, L, Hs, Ht, heads = 2, 5, 4, 6, 3
+    lengths = [5, 3]
+    mask = torch.zeros(B, L)
+    for row, n in enumerate(lengths):
+        mask[row, :n] = 1
+    hs, ht = torch.randn(B, L, Hs, generator=g), torch.randn(B, L, Ht, generator=g)
+    w, b = torch.randn(Ht, Hs, generator=g) * 0.5, torch.randn(Ht, generator=g) * 0.1
+    proj = hs @ w.T + b
+    hidden = (((proj - ht) ** 2).sum(-1) * mask).sum() / (mask.sum() * Ht)
+    a_s, a_t = torch.randn(B, heads, L, L, generator=g), torch.randn(B, heads, L, L, generator=g)
+    pair = (mask[:, None, :, None] * mask[:, None, None, :]).expand(B, heads, L, L)
+    attention = (((a_s - a_t) ** 2) * pair).sum() / pair.sum()
+    pair1 = mask[:, :, None] * mask[:, None, :]
+    averaged = (((a_s.mean(1) - a_t.mean(1)) ** 2) * pair1).sum() / pair1.sum()
+    inter = {"mask": mask.tolist(), "student_hidden": hs.tolist(), "teacher_hidden": ht.tolist(), "weight": w.tolist(), "bias": b.tolist(),
+             "hidden_mse": hidden.item(), "student_scores": a_s.tolist(), "teacher_scores": a_t.tolist(),
+             "attention_mse": attention.item(), "head_averaged_attention_mse": averaged.item()}
+    os.makedirs(os.path.join(ROOT, "losses"), exist_ok=True)
+    with open(os.path.join(ROOT, "losses", "losses.json"), "w") as f:
+        json.dump({"prediction": cases, "multi_teacher": multi, "intermediate": inter}, f)
+    print("wrote losses")
 
 
 def write_bpe_tokenizer():

@@ -9,6 +9,7 @@
 //! - [`hub`]: resolving a local directory or a Hugging Face hub id to files.
 //! - [`pretrained`]: a checkpoint directory as a whole (config, weights, tokenizer), loaded and saved.
 //! - [`forward`]: a forward pass as named host tensors.
+//! - [`strategy`]: distillation losses, layer mappings, the compatibility check, student initialisation.
 //! - [`data`]: SQuAD JSON and classification files.
 //! - [`task`]: QA features, decoding and official scoring; classification metrics.
 //! - [`inputs`]: batches of token ids, from JSON or from text.
@@ -22,6 +23,7 @@ pub mod io;
 pub mod model;
 pub mod pretrained;
 pub mod registry;
+pub mod strategy;
 pub mod task;
 pub mod tokenizer;
 pub mod weights;

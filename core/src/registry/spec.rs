@@ -16,6 +16,9 @@ pub struct ArchitectureSpec {
     pub description: String,
     /// Architecture family: intermediate-layer distillation needs teacher and student of one family.
     pub family: String,
+    /// Tokenizer family (`wordpiece`, `byte_level_bpe`, ...): judges prediction-layer pairs
+    /// before any checkpoint is loaded; with checkpoints, their vocabularies are compared.
+    pub tokenizer: String,
     /// `config.json` `model_type` values this plugin reads by default.
     #[serde(default)]
     pub model_types: Vec<String>,
@@ -90,6 +93,9 @@ impl ArchitectureSpec {
         }
         if self.family.trim().is_empty() {
             return fail("field `family`: must not be empty".into());
+        }
+        if self.tokenizer.trim().is_empty() {
+            return fail("field `tokenizer`: must not be empty".into());
         }
         if self.export_model_type.trim().is_empty() {
             return fail("field `export_model_type`: must not be empty".into());

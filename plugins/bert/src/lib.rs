@@ -48,6 +48,7 @@ pub fn spec() -> ArchitectureSpec {
         name: "bert".into(),
         description: "BERT encoder (bert-base-uncased, MiniLM, ...), transformers' BertModel names".into(),
         family: "bert".into(),
+        tokenizer: "wordpiece".into(),
         model_types: vec!["bert".into()],
         export_model_type: "bert".into(),
         classes: bert_classes(),

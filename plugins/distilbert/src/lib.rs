@@ -68,6 +68,7 @@ pub fn spec() -> ArchitectureSpec {
         description: "DistilBERT encoder (distilbert-base-uncased): no token types, dim/n_layers config".into(),
         // Same tokenizer and layer structure as BERT: DistilBERT students learn from BERT teachers.
         family: "bert".into(),
+        tokenizer: "wordpiece".into(),
         model_types: vec!["distilbert".into()],
         export_model_type: "distilbert".into(),
         classes: TaskClassNames {

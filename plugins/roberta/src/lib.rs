@@ -43,6 +43,7 @@ pub fn spec() -> ArchitectureSpec {
         name: "roberta".into(),
         description: "RoBERTa encoder (roberta-base, distilroberta, tinyroberta), byte-level BPE".into(),
         family: "roberta".into(),
+        tokenizer: "byte_level_bpe".into(),
         model_types: vec!["roberta".into()],
         export_model_type: "roberta".into(),
         classes: TaskClassNames {

@@ -1,0 +1,177 @@
+//! The one compatibility check that the CLI and the trainer share. A pair is judged from the
+//! plugins alone (for `distill pairs`) or, when checkpoints are given, from their concrete
+//! vocabularies, heads, layer and head counts and widths. A rejection carries every reason.
+
+use serde::Serialize;
+
+use super::Strategy;
+use super::mapping::LayerMapping;
+use crate::model::{EncoderConfig, Head};
+use crate::registry::{ArchitectureSpec, ProjectionRule};
+
+/// What is known of a loaded (or about to be built) checkpoint.
+#[derive(Debug, Clone)]
+pub struct CheckpointFacts {
+    pub config: EncoderConfig,
+    /// The tokenizer's vocabulary sorted by id, when the checkpoint has a tokenizer.
+    pub vocabulary: Option<Vec<(String, u32)>>,
+    pub head: Option<Head>,
+    /// Classification label names, in id order.
+    pub labels: Option<Vec<String>>,
+}
+
+/// One side of a pair: its plugin and, optionally, its checkpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate<'a> {
+    pub spec: &'a ArchitectureSpec,
+    pub checkpoint: Option<&'a CheckpointFacts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttentionPlan {
+    PerHead,
+    HeadAveraged,
+}
+
+/// How a compatible pair would be distilled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct PairPlan {
+    /// (student width, teacher width) of the trained projection, when the widths differ.
+    pub projection: Option<(usize, usize)>,
+    /// (student layer, teacher layer), 1-based, for intermediate distillation.
+    pub layer_pairs: Option<Vec<(usize, usize)>>,
+    pub attention: Option<AttentionPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    pub teacher: String,
+    pub student: String,
+    pub strategy: Strategy,
+    pub reasons: Vec<String>,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot distil student plugin `{}` from teacher plugin `{}` with strategy `{}`: {}",
+            self.student,
+            self.teacher,
+            self.strategy.name(),
+            self.reasons.join("; ")
+        )
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairOptions {
+    pub mapping: LayerMapping,
+    pub head_averaged_attention: bool,
+    /// Whether the attention term is used at all (its weight is above 0).
+    pub attention: bool,
+}
+
+impl Default for PairOptions {
+    fn default() -> Self {
+        Self { mapping: LayerMapping::Uniform, head_averaged_attention: false, attention: true }
+    }
+}
+
+fn shape_of(c: &Candidate<'_>) -> (usize, usize, usize) {
+    match c.checkpoint {
+        Some(f) => (f.config.num_layers, f.config.hidden_size, f.config.num_heads),
+        None => (c.spec.student.num_layers, c.spec.student.hidden_size, c.spec.student.num_heads),
+    }
+}
+
+/// Judges `student` learning from `teacher` with `strategy`.
+pub fn check_pair(teacher: Candidate<'_>, student: Candidate<'_>, strategy: Strategy, options: &PairOptions) -> Result<PairPlan, Rejection> {
+    let mut reasons = Vec::new();
+    let mut plan = PairPlan::default();
+    let (t_spec, s_spec) = (teacher.spec, student.spec);
+    if strategy == Strategy::Finetune {
+        return Ok(plan);
+    }
+
+    // Prediction layer: the outputs must align position by position (QA) or class by class.
+    match (teacher.checkpoint, student.checkpoint) {
+        (Some(t), Some(s)) => match (&t.vocabulary, &s.vocabulary) {
+            (Some(tv), Some(sv)) if tv != sv => {
+                let first = tv.iter().zip(sv).find(|(a, b)| a != b).map(|(a, b)| format!(", first difference at id {}: {:?} vs {:?}", a.1, a.0, b.0)).unwrap_or_default();
+                reasons.push(format!("tokenizers differ: the teacher's vocabulary has {} tokens and the student's {}{first}", tv.len(), sv.len()));
+            }
+            (Some(_), Some(_)) => {}
+            _ if t.config.vocab_size != s.config.vocab_size => {
+                reasons.push(format!("tokenizers differ: vocabulary sizes {} and {}", t.config.vocab_size, s.config.vocab_size));
+            }
+            _ if t_spec.tokenizer != s_spec.tokenizer => {
+                reasons.push(format!("tokenizers differ: `{}` uses {} and `{}` uses {}", t_spec.name, t_spec.tokenizer, s_spec.name, s_spec.tokenizer));
+            }
+            _ => {}
+        },
+        _ if t_spec.tokenizer != s_spec.tokenizer => {
+            reasons.push(format!("tokenizers differ: `{}` uses {} and `{}` uses {}", t_spec.name, t_spec.tokenizer, s_spec.name, s_spec.tokenizer));
+        }
+        _ => {}
+    }
+    if let (Some(t), Some(s)) = (teacher.checkpoint, student.checkpoint) {
+        if t.head.is_none() && strategy != Strategy::Intermediate {
+            reasons.push("the teacher checkpoint has no task head to give predictions".into());
+        }
+        if let (Some(th), Some(sh)) = (t.head, s.head)
+            && th != sh
+        {
+            reasons.push(format!("heads differ: the teacher has {th:?} and the student {sh:?}"));
+        }
+        if let (Some(tl), Some(sl)) = (&t.labels, &s.labels)
+            && tl != sl
+        {
+            reasons.push(format!("label sets differ: teacher {tl:?}, student {sl:?}"));
+        }
+    }
+
+    if strategy.needs_intermediate() {
+        if t_spec.family != s_spec.family {
+            reasons.push(format!(
+                "architecture families differ: `{}` is family {} and `{}` is family {}; intermediate-layer distillation needs one family",
+                t_spec.name, t_spec.family, s_spec.name, s_spec.family
+            ));
+        }
+        let (t_layers, t_width, t_heads) = shape_of(&teacher);
+        let (s_layers, s_width, s_heads) = shape_of(&student);
+        if s_layers > t_layers {
+            reasons.push(format!("the student has more layers ({s_layers}) than the teacher ({t_layers})"));
+        } else {
+            match options.mapping.resolve(s_layers, t_layers) {
+                Ok(pairs) => plan.layer_pairs = Some(pairs),
+                Err(e) => reasons.push(format!("layer mapping: {e}")),
+            }
+        }
+        if s_width != t_width {
+            if s_spec.intermediate.projection == ProjectionRule::None {
+                reasons.push(format!("widths differ ({s_width} vs {t_width}) and `{}` has no hidden-size projection", s_spec.name));
+            }
+            plan.projection = Some((s_width, t_width));
+        }
+        if options.attention {
+            if s_heads == t_heads && !options.head_averaged_attention {
+                plan.attention = Some(AttentionPlan::PerHead);
+            } else if options.head_averaged_attention {
+                plan.attention = Some(AttentionPlan::HeadAveraged);
+            } else {
+                reasons.push(format!(
+                    "attention head counts differ ({s_heads} vs {t_heads}): pass --head-averaged-attention to compare head-averaged maps, or --attention-weight 0"
+                ));
+            }
+        }
+    }
+    if reasons.is_empty() {
+        Ok(plan)
+    } else {
+        Err(Rejection { teacher: t_spec.name.clone(), student: s_spec.name.clone(), strategy, reasons })
+    }
+}
