@@ -10,6 +10,7 @@
 //! - [`pretrained`]: a checkpoint directory as a whole (config, weights, tokenizer), loaded and saved.
 //! - [`forward`]: a forward pass as named host tensors.
 //! - [`strategy`]: distillation losses, layer mappings, the compatibility check, student initialisation.
+//! - [`train`]: the training loop, AdamW, schedules, checkpoints, evaluation, teacher-logit cache.
 //! - [`data`]: SQuAD JSON and classification files.
 //! - [`task`]: QA features, decoding and official scoring; classification metrics.
 //! - [`inputs`]: batches of token ids, from JSON or from text.
@@ -26,6 +27,7 @@ pub mod registry;
 pub mod strategy;
 pub mod task;
 pub mod tokenizer;
+pub mod train;
 pub mod weights;
 
 pub use burn;

@@ -28,6 +28,14 @@ impl Checkpoint {
         SafeTensors::deserialize(&self.bytes).expect("validated in Checkpoint::open")
     }
 
+    /// The free-form string metadata of the file's header.
+    pub fn metadata(&self) -> std::collections::HashMap<String, String> {
+        SafeTensors::read_metadata(&self.bytes)
+            .ok()
+            .and_then(|(_, m)| m.metadata().clone())
+            .unwrap_or_default()
+    }
+
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.view().names().into_iter().map(str::to_string).collect();
         names.sort();

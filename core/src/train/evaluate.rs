@@ -1,0 +1,125 @@
+//! Evaluation on a dev set during and after training: QA scored exactly as the official SQuAD
+//! scripts, classification by accuracy and macro-F1.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+
+use crate::data::squad::SquadFile;
+use crate::error::Result;
+use crate::model::{TaskModel, to_host};
+use crate::task::classification::accuracy_and_macro_f1;
+use crate::task::qa::decode::{DecodeConfig, QaPrediction, decode};
+use crate::task::qa::features::{FeatureConfig, QaExample, QaFeature, batch_features, build_features};
+use crate::task::qa::score::{V2Options, evaluate_v1, evaluate_v2};
+use crate::tokenizer::TextTokenizer;
+use crate::train::examples::{Target, TrainExample, collate};
+
+pub struct EvalReport {
+    /// The metric early stopping and the best checkpoint follow (higher is better).
+    pub metric: f64,
+    pub metric_name: &'static str,
+    pub values: Value,
+    pub examples_per_second: f64,
+}
+
+pub trait Evaluator {
+    fn evaluate(&self, model: &TaskModel) -> Result<EvalReport>;
+}
+
+/// Runs a QA model over a SQuAD dev file.
+pub struct QaEvaluator {
+    pub squad: SquadFile,
+    pub examples: Vec<QaExample>,
+    pub features: Vec<QaFeature>,
+    pub pad_id: u32,
+    pub batch_size: usize,
+    pub decode: DecodeConfig,
+}
+
+impl QaEvaluator {
+    pub fn new(path: &Path, tokenizer: &TextTokenizer, features: &FeatureConfig, decode: DecodeConfig, batch_size: usize) -> Result<Self> {
+        let (squad, _) = SquadFile::read(path, false)?;
+        let examples = QaExample::from_squad(&squad);
+        let features = build_features(&examples, tokenizer, features)?;
+        let decode = DecodeConfig { null_threshold: if squad.is_v2() { decode.null_threshold.or(Some(0.0)) } else { None }, ..decode };
+        Ok(Self { squad, examples, features, pad_id: tokenizer.pad_id(), batch_size, decode })
+    }
+
+    /// Predictions of `model`, one per question, and the questions per second.
+    pub fn predict(&self, model: &TaskModel) -> (Vec<QaPrediction>, f64) {
+        let started = Instant::now();
+        let (mut starts, mut ends) = (Vec::with_capacity(self.features.len()), Vec::with_capacity(self.features.len()));
+        for chunk in self.features.chunks(self.batch_size.max(1)) {
+            let refs: Vec<&QaFeature> = chunk.iter().collect();
+            let batch = batch_features(&refs, self.pad_id);
+            let seq = batch.seq_len();
+            let qa = model.forward(&batch).qa.expect("a QA evaluator runs a model with a QA head");
+            let (_, s) = to_host(qa.start_logits);
+            let (_, e) = to_host(qa.end_logits);
+            for row in 0..chunk.len() {
+                starts.push(s[row * seq..(row + 1) * seq].to_vec());
+                ends.push(e[row * seq..(row + 1) * seq].to_vec());
+            }
+        }
+        let predictions = decode(&self.examples, &self.features, &starts, &ends, &self.decode);
+        let rate = self.examples.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        (predictions, rate)
+    }
+
+    /// The official scores of `predictions` (v2.0 with null odds as no-answer probabilities).
+    pub fn score(&self, predictions: &[QaPrediction]) -> Value {
+        let preds: Map<String, Value> = predictions.iter().map(|p| (p.id.clone(), Value::from(p.text.clone()))).collect();
+        if self.squad.is_v2() {
+            let odds: Map<String, Value> = predictions.iter().map(|p| (p.id.clone(), json!(p.null_odds.min(1e30)))).collect();
+            // Null odds are compared with the decode threshold already; score the thresholded text.
+            evaluate_v2(&self.squad, &preds, &V2Options { na_probs: Some(&odds), na_prob_thresh: f64::INFINITY })
+        } else {
+            evaluate_v1(&self.squad, &preds)
+        }
+    }
+}
+
+impl Evaluator for QaEvaluator {
+    fn evaluate(&self, model: &TaskModel) -> Result<EvalReport> {
+        let (predictions, rate) = self.predict(model);
+        let values = self.score(&predictions);
+        let metric = values["f1"].as_f64().unwrap_or(0.0);
+        Ok(EvalReport { metric, metric_name: "f1", values, examples_per_second: rate })
+    }
+}
+
+/// Runs a classification model over labelled examples.
+pub struct ClassificationEvaluator {
+    pub examples: Vec<TrainExample>,
+    pub num_labels: usize,
+    pub pad_id: u32,
+    pub batch_size: usize,
+}
+
+impl ClassificationEvaluator {
+    pub fn predict(&self, model: &TaskModel) -> Vec<usize> {
+        let mut predicted = Vec::with_capacity(self.examples.len());
+        for chunk in self.examples.chunks(self.batch_size.max(1)) {
+            let refs: Vec<&TrainExample> = chunk.iter().collect();
+            let batch = collate(&refs, self.pad_id);
+            let logits = model.forward(&batch.tokens).logits.expect("a classification evaluator runs a model with a classification head");
+            let (shape, values) = to_host(logits);
+            let classes = shape[1];
+            predicted.extend(values.chunks(classes).map(|row| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0)));
+        }
+        predicted
+    }
+}
+
+impl Evaluator for ClassificationEvaluator {
+    fn evaluate(&self, model: &TaskModel) -> Result<EvalReport> {
+        let started = Instant::now();
+        let predicted = self.predict(model);
+        let gold: Vec<usize> = self.examples.iter().map(|e| if let Target::Label(l) = e.target { l } else { usize::MAX }).collect();
+        let (accuracy, macro_f1) = accuracy_and_macro_f1(&predicted, &gold, self.num_labels);
+        let rate = self.examples.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        Ok(EvalReport { metric: accuracy, metric_name: "accuracy", values: json!({"accuracy": accuracy, "macro_f1": macro_f1, "total": gold.len()}), examples_per_second: rate })
+    }
+}

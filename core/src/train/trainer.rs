@@ -1,0 +1,355 @@
+//! The training loop of one stage: seeded data order, dropout on in training only, gradient
+//! accumulation, AdamW with linear warm-up and decay, clipping, evaluation every N steps with
+//! early stopping and the best student kept, atomic checkpoints that resume exactly, a
+//! progress bar and a JSON-lines metrics log; a NaN or infinite loss stops the run.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::checkpoint::{self, TrainState, Trainable};
+use super::evaluate::Evaluator;
+use super::examples::{Collated, Target, TrainExample, collate};
+use super::optimizer::{AdamW, AdamWConfig};
+use super::progress::{MetricsLog, bar};
+use super::schedule::LinearSchedule;
+use super::teacher_cache::{ExampleLogits, KeyHasher};
+use crate::error::{DistillError, Result};
+use crate::model::{RandomInit, TaskModel};
+use crate::strategy::intermediate::{IntermediateConfig, intermediate_loss};
+use crate::strategy::prediction::{PredictionConfig, TeacherLogits, prediction_loss};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub seed: u64,
+    pub epochs: usize,
+    /// Stop after this many updates even if epochs remain.
+    pub max_steps: Option<usize>,
+    pub batch_size: usize,
+    /// Micro-batches per update.
+    pub grad_accum: usize,
+    pub learning_rate: f64,
+    /// Fraction of the updates spent warming up.
+    pub warmup_ratio: f64,
+    pub optimizer: AdamWConfig,
+    /// Evaluate every N updates (and at the end) when a dev set is given.
+    pub eval_every: Option<usize>,
+    /// Stop after this many evaluations without a better dev metric.
+    pub patience: Option<usize>,
+    /// Write a checkpoint every N updates (and at the end).
+    pub save_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            epochs: 2,
+            max_steps: None,
+            batch_size: 16,
+            grad_accum: 1,
+            learning_rate: 5e-5,
+            warmup_ratio: 0.1,
+            optimizer: AdamWConfig::default(),
+            eval_every: None,
+            patience: None,
+            save_every: 200,
+        }
+    }
+}
+
+/// The loss a stage trains with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StageLoss {
+    /// Labels only.
+    Finetune,
+    Prediction(PredictionConfig),
+    Intermediate { config: IntermediateConfig, pairs: Vec<(usize, usize)> },
+}
+
+/// Everything one stage needs besides the student.
+pub struct Stage<'a> {
+    pub name: &'a str,
+    pub loss: StageLoss,
+    pub examples: &'a [TrainExample],
+    /// Teachers on the plain device (intermediate stages run them per batch).
+    pub teachers: &'a [TaskModel],
+    /// Cached teacher logits per teacher, per example (prediction stages).
+    pub teacher_logits: &'a [Vec<ExampleLogits>],
+    pub evaluator: Option<&'a dyn Evaluator>,
+    /// Where the stage writes checkpoint.safetensors, metrics.jsonl, best/ and student/.
+    pub dir: &'a Path,
+    pub pad_id: u32,
+    pub resume: bool,
+}
+
+pub struct StageOutcome {
+    pub trainable: Trainable,
+    pub state: TrainState,
+    pub best_metric: Option<f64>,
+    pub last_eval: Option<serde_json::Value>,
+    pub seconds: f64,
+}
+
+/// Exports a student in Hugging Face layout; the caller knows its plugin and tokenizer.
+pub type Exporter<'a> = &'a dyn Fn(&TaskModel, &Path) -> Result<()>;
+
+fn permutation(n: usize, seed: u64) -> Vec<usize> {
+    let mut rng = RandomInit::new(seed, 1.0);
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = (rng.normal().abs() * 1e9) as usize % (i + 1);
+        order.swap(i, j);
+    }
+    order
+}
+
+fn mix(seed: u64, a: u64, b: u64) -> u64 {
+    let mut h = KeyHasher::default();
+    std::hash::Hasher::write(&mut h, &seed.to_le_bytes());
+    std::hash::Hasher::write(&mut h, &a.to_le_bytes());
+    std::hash::Hasher::write(&mut h, &b.to_le_bytes());
+    std::hash::Hasher::finish(&h)
+}
+
+/// Teacher logits of a batch, each padded to the batch length, as `[batch, seq]` tensors per head.
+fn teacher_head(logits: &[ExampleLogits], rows: &[usize], head: usize, width: usize, device: &Device) -> Tensor<2> {
+    let mut data = Vec::with_capacity(rows.len() * width);
+    for &r in rows {
+        let v = &logits[r][head];
+        data.extend_from_slice(v);
+        data.extend(std::iter::repeat_n(0.0, width - v.len()));
+    }
+    Tensor::from_data(TensorData::new(data, [rows.len(), width]), device)
+}
+
+struct StepLoss {
+    total: Tensor<1>,
+    parts: Vec<(&'static str, Tensor<1>)>,
+}
+
+fn batch_loss(student: &Trainable, stage: &Stage<'_>, rows: &[usize], batch: &Collated, device: &Device) -> Result<StepLoss> {
+    let b = rows.len();
+    let seq = batch.tokens.seq_len();
+    let out = student.model.forward(&batch.tokens);
+    let positions = Tensor::<2>::from_data(TensorData::new(batch.positions.clone(), [b, seq]), device);
+    let targets: Vec<Target> = rows.iter().map(|&r| stage.examples[r].target).collect();
+    let gold = |pick: fn(&Target) -> Option<usize>, what: &str| -> Result<Tensor<1, Int>> {
+        let ids: Vec<i64> = targets.iter().map(|t| pick(t).map(|x| x as i64)).collect::<Option<_>>().ok_or_else(|| DistillError::Invalid(format!("stage {}: examples without {what} cannot train with labels", stage.name)))?;
+        Ok(Tensor::from_data(TensorData::new(ids, [b]), device))
+    };
+    let start = |t: &Target| if let Target::Span { start, .. } = t { Some(*start) } else { None };
+    let end = |t: &Target| if let Target::Span { end, .. } = t { Some(*end) } else { None };
+    let label = |t: &Target| if let Target::Label(l) = t { Some(*l) } else { None };
+    let teachers = |head: usize, width: usize| -> TeacherLogits {
+        let all: Vec<Tensor<2>> = stage.teacher_logits.iter().map(|l| teacher_head(l, rows, head, width, device)).collect();
+        if all.len() == 1 { TeacherLogits::One(all.into_iter().next().expect("one")) } else { TeacherLogits::Many(all) }
+    };
+    match &stage.loss {
+        StageLoss::Finetune | StageLoss::Prediction(_) => {
+            let config = match &stage.loss {
+                StageLoss::Prediction(c) => *c,
+                _ => PredictionConfig { weight: 0.0, ..PredictionConfig::default() },
+            };
+            let have_teacher = config.weight > 0.0;
+            if let Some(qa) = out.qa {
+                let gs = (config.weight < 1.0).then(|| gold(start, "QA spans")).transpose()?;
+                let ge = (config.weight < 1.0).then(|| gold(end, "QA spans")).transpose()?;
+                let (ts, te) = if have_teacher { (Some(teachers(0, seq)), Some(teachers(1, seq))) } else { (None, None) };
+                let ls = prediction_loss(qa.start_logits, ts.as_ref(), gs, &positions, &config);
+                let le = prediction_loss(qa.end_logits, te.as_ref(), ge, &positions, &config);
+                let mut parts = vec![];
+                if let (Some(a), Some(b)) = (ls.kd, le.kd) {
+                    parts.push(("kd", (a + b).div_scalar(2.0)));
+                }
+                if let (Some(a), Some(b)) = (ls.ce, le.ce) {
+                    parts.push(("ce", (a + b).div_scalar(2.0)));
+                }
+                Ok(StepLoss { total: (ls.total + le.total).div_scalar(2.0), parts })
+            } else if let Some(logits) = out.logits {
+                let classes = logits.dims()[1];
+                let mask = Tensor::<2>::ones([b, classes], device);
+                let g = (config.weight < 1.0).then(|| gold(label, "labels")).transpose()?;
+                let t = have_teacher.then(|| teachers(0, classes));
+                let l = prediction_loss(logits, t.as_ref(), g, &mask, &config);
+                let mut parts = vec![];
+                if let Some(k) = l.kd {
+                    parts.push(("kd", k));
+                }
+                if let Some(c) = l.ce {
+                    parts.push(("ce", c));
+                }
+                Ok(StepLoss { total: l.total, parts })
+            } else {
+                Err(DistillError::Invalid(format!("stage {}: the student has no QA or classification head to train", stage.name)))
+            }
+        }
+        StageLoss::Intermediate { config, pairs } => {
+            let teacher = stage.teachers.first().ok_or_else(|| DistillError::Invalid(format!("stage {}: intermediate distillation needs a teacher", stage.name)))?;
+            let t_out = teacher.encoder.forward(&batch.tokens);
+            let mask = Tensor::<2>::from_data(
+                TensorData::new(batch.tokens.attention_mask.iter().map(|&m| m as f32).collect::<Vec<_>>(), [b, seq]),
+                device,
+            );
+            let l = intermediate_loss(&out.encoder, &t_out, &student.projections, &mask, pairs, config);
+            let mut parts = vec![("embedding", l.embedding), ("hidden", l.hidden)];
+            if let Some(a) = l.attention {
+                parts.push(("attention", a));
+            }
+            Ok(StepLoss { total: l.total, parts })
+        }
+    }
+}
+
+fn fingerprint(stage: &Stage<'_>, config: &TrainConfig) -> String {
+    let mut h = KeyHasher::default();
+    let text = format!("{}|{:?}|{}|{}", stage.name, stage.loss, serde_json::to_string(config).expect("config serialises"), stage.examples.len());
+    std::hash::Hasher::write(&mut h, text.as_bytes());
+    for e in stage.examples.iter().take(64) {
+        e.input_ids.iter().for_each(|x| std::hash::Hasher::write(&mut h, &x.to_le_bytes()));
+    }
+    format!("{:016x}", std::hash::Hasher::finish(&h))
+}
+
+/// The number of updates a stage takes.
+pub fn total_steps(examples: usize, config: &TrainConfig) -> usize {
+    let micro_per_epoch = examples.div_ceil(config.batch_size.max(1));
+    let updates = (micro_per_epoch * config.epochs).div_ceil(config.grad_accum.max(1));
+    config.max_steps.map_or(updates, |m| m.min(updates))
+}
+
+/// Trains `trainable` (on the plain device) through one stage.
+pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, export: Exporter<'_>) -> Result<StageOutcome> {
+    let started = Instant::now();
+    let n = stage.examples.len();
+    if n == 0 {
+        return Err(DistillError::Invalid(format!("stage {}: no training examples", stage.name)));
+    }
+    std::fs::create_dir_all(stage.dir).map_err(|e| DistillError::io(stage.dir, e))?;
+    let ckpt_path: PathBuf = stage.dir.join("checkpoint.safetensors");
+    let plain = trainable.model.encoder.device();
+    let ad = plain.clone().autodiff();
+    let total = total_steps(n, config);
+    let schedule = LinearSchedule { peak: config.learning_rate, warmup_steps: (total as f64 * config.warmup_ratio).round() as usize, total_steps: total };
+    let mut optimizer = AdamW::new(config.optimizer);
+    let fp = fingerprint(stage, config);
+    let mut state = TrainState { step: 0, total_steps: total, best_metric: None, best_step: None, evals_since_best: 0, stopped_early: false, fingerprint: fp.clone(), optimizer_updates: 0 };
+    let mut student = trainable.train();
+    if stage.resume && ckpt_path.is_file() {
+        let (restored, saved) = checkpoint::load(&ckpt_path, student, &mut optimizer)?;
+        if saved.fingerprint != fp {
+            return Err(DistillError::Invalid(format!(
+                "{}: written by a run with other settings or data (fingerprint {} vs {fp}); resume with the same configuration or start in a fresh output directory",
+                ckpt_path.display(),
+                saved.fingerprint
+            )));
+        }
+        student = restored;
+        state = saved;
+    }
+    let mut log = MetricsLog::open(&stage.dir.join("metrics.jsonl"))?;
+    let micro_per_epoch = n.div_ceil(config.batch_size.max(1));
+    let accum = config.grad_accum.max(1);
+    let progress = bar(total as u64, stage.name);
+    progress.set_position(state.step as u64);
+    let mut last_eval = None;
+    let mut orders: Option<(usize, Vec<usize>)> = None;
+    let mut rate_clock = Instant::now();
+
+    while state.step < total && !state.stopped_early {
+        let step = state.step;
+        let mut accumulator = GradientsAccumulator::<Trainable>::new();
+        let mut loss_sum = 0.0f64;
+        let mut parts_sum: Vec<(&'static str, f64)> = vec![];
+        let mut seen = 0usize;
+        let micro: Vec<usize> = (0..accum).map(|j| step * accum + j).filter(|g| *g < micro_per_epoch * config.epochs).collect();
+        for &g in &micro {
+            let epoch = g / micro_per_epoch;
+            if orders.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                orders = Some((epoch, permutation(n, mix(config.seed, epoch as u64, 0))));
+            }
+            let order = &orders.as_ref().expect("set above").1;
+            let b = g % micro_per_epoch;
+            let rows: Vec<usize> = order[b * config.batch_size..((b + 1) * config.batch_size).min(n)].to_vec();
+            let refs: Vec<&TrainExample> = rows.iter().map(|&r| &stage.examples[r]).collect();
+            let batch = collate(&refs, stage.pad_id);
+            // Dropout masks depend only on (seed, micro-batch): a resumed run draws the same ones.
+            ad.seed(mix(config.seed, g as u64, 1));
+            let loss = batch_loss(&student, stage, &rows, &batch, &ad)?;
+            let value = loss.total.clone().into_scalar::<f32>() as f64;
+            if !value.is_finite() {
+                progress.abandon();
+                return Err(DistillError::Invalid(format!(
+                    "stage {}: the loss became {value} at step {} (epoch {epoch}); stopped. The last good checkpoint is {}{}",
+                    stage.name,
+                    step + 1,
+                    ckpt_path.display(),
+                    if ckpt_path.is_file() { "" } else { " (none written yet)" }
+                )));
+            }
+            loss_sum += value;
+            for (name, t) in &loss.parts {
+                let v = t.clone().into_scalar::<f32>() as f64;
+                match parts_sum.iter_mut().find(|(n, _)| n == name) {
+                    Some(p) => p.1 += v,
+                    None => parts_sum.push((name, v)),
+                }
+            }
+            let grads = loss.total.div_scalar(micro.len() as f64).backward();
+            accumulator.accumulate(&student, GradientsParams::from_grads(grads, &student));
+            seen += rows.len();
+        }
+        let lr = schedule.lr(step);
+        let (updated, grad_norm) = optimizer.step(student, accumulator.grads(), lr);
+        student = updated;
+        state.step += 1;
+        state.optimizer_updates = optimizer.updates;
+        let k = micro.len() as f64;
+        let mut record = json!({
+            "stage": stage.name, "step": state.step, "epoch": (step * accum) / micro_per_epoch,
+            "loss": loss_sum / k, "lr": lr, "grad_norm": grad_norm,
+            "examples_per_s": seen as f64 / rate_clock.elapsed().as_secs_f64().max(1e-9),
+        });
+        rate_clock = Instant::now();
+        for (name, v) in &parts_sum {
+            record[*name] = json!(v / k);
+        }
+        log.write(&record)?;
+        progress.set_message(format!("loss {:.4}", loss_sum / k));
+        progress.inc(1);
+
+        let at_end = state.step == total;
+        if let Some(evaluator) = stage.evaluator
+            && (at_end || config.eval_every.is_some_and(|e| e > 0 && state.step % e == 0))
+        {
+            let model = student.model.valid();
+            let report = evaluator.evaluate(&model)?;
+            log.write(&json!({"stage": stage.name, "step": state.step, "eval": report.values, "eval_examples_per_s": report.examples_per_second}))?;
+            if state.best_metric.is_none_or(|b| report.metric > b) {
+                state.best_metric = Some(report.metric);
+                state.best_step = Some(state.step);
+                state.evals_since_best = 0;
+                export(&model, &stage.dir.join("best"))?;
+            } else {
+                state.evals_since_best += 1;
+                if config.patience.is_some_and(|p| state.evals_since_best >= p) {
+                    state.stopped_early = true;
+                    log.write(&json!({"stage": stage.name, "step": state.step, "early_stop": true, "best_step": state.best_step}))?;
+                }
+            }
+            last_eval = Some(report.values);
+        }
+        if at_end || state.stopped_early || state.step % config.save_every.max(1) == 0 {
+            checkpoint::save(&ckpt_path, &student, &optimizer, &state)?;
+        }
+    }
+    progress.finish_and_clear();
+    let trainable = student.valid();
+    export(&trainable.model, &stage.dir.join("student"))?;
+    Ok(StageOutcome { best_metric: state.best_metric, trainable, state, last_eval, seconds: started.elapsed().as_secs_f64() })
+}
