@@ -1,7 +1,9 @@
-//! The `distill` command line: a thin layer over distill-core. Each subcommand lives in its own
-//! module under `commands/`; this file parses arguments and maps errors to exit codes.
+//! The `distill` command line: a thin layer over distill-core. Without a subcommand it runs a
+//! distillation (`distill --teacher-plugin bert --student-plugin tinybert ...`); each subcommand
+//! lives in its own module under `commands/`.
 
 mod commands;
+mod plugins;
 
 use std::process::ExitCode;
 
@@ -14,37 +16,61 @@ use distill_plugin_roberta as _;
 use distill_plugin_tinybert as _;
 
 /// Knowledge distillation for transformer encoders.
+///
+/// Without a subcommand, runs a distillation: the teacher teaches the student with the chosen
+/// strategy, each flag overriding the --config file, and writes the students, metrics and the
+/// resolved configuration into --output.
 #[derive(Parser)]
-#[command(name = "distill", version, about, long_about = None)]
+#[command(name = "distill", version, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    plugins: plugins::PluginArgs,
+    #[command(flatten)]
+    run: commands::run::Args,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a distillation (the same as giving the flags without a subcommand).
+    Run(commands::run::Args),
     /// List the architecture plugins: name, family, description and origin.
     Plugins(commands::plugins::Args),
+    /// List teacher/student plugin pairs and the strategies each supports, or check two checkpoints.
+    Pairs(commands::pairs::Args),
     /// Run a model over token ids or text and write every hidden state, attention score and
     /// probability (and head outputs) to a safetensors file.
     Forward(commands::forward::Args),
     /// Score SQuAD predictions exactly as the official v1.1 / v2.0 evaluation scripts.
     Score(commands::score::Args),
+    /// Run a QA model over a SQuAD file: predictions.json, null_odds.json and the official scores.
+    Eval(commands::eval::Args),
+    /// Answer a question from a context with a QA model (or a JSON-lines batch of them).
+    Predict(commands::predict::Args),
 }
 
-/// Exit codes: 0 success, 1 failure while running, 2 bad usage or input rejected up front.
+/// Exit codes: 0 success; 1 failure while running; 2 bad usage, or a teacher/student pair
+/// rejected before anything is loaded.
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let registry = cli.plugins.registry();
     let result = match cli.command {
-        Command::Plugins(args) => commands::plugins::run(args),
-        Command::Forward(args) => commands::forward::run(args),
-        Command::Score(args) => commands::score::run(args),
+        None => commands::run::run(cli.run, &registry),
+        Some(Command::Run(args)) => commands::run::run(args, &registry),
+        Some(Command::Plugins(args)) => commands::plugins::run(args, &registry),
+        Some(Command::Pairs(args)) => commands::pairs::run(args, &registry),
+        Some(Command::Forward(args)) => commands::forward::run(args, &registry),
+        Some(Command::Score(args)) => commands::score::run(args),
+        Some(Command::Eval(args)) => commands::eval::run(args, &registry),
+        Some(Command::Predict(args)) => commands::predict::run(args, &registry),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(1)
+            let rejected = err.downcast_ref::<distill_core::DistillError>().is_some_and(|e| matches!(e, distill_core::DistillError::Incompatible(_)));
+            ExitCode::from(if rejected { 2 } else { 1 })
         }
     }
 }

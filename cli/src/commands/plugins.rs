@@ -9,8 +9,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> Result<()> {
-    let registry = Registry::builtin()?;
+pub fn run(args: Args, registry: &Registry) -> Result<()> {
     if args.json {
         let list: Vec<_> = registry
             .iter()

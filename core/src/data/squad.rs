@@ -13,8 +13,18 @@ pub struct Answer {
     pub answer_start: usize,
 }
 
+/// Question ids are strings in the official files; some files use integers, read as their digits.
+fn id_string<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!("question id must be a string or an integer, found {other}"))),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Question {
+    #[serde(deserialize_with = "id_string")]
     pub id: String,
     pub question: String,
     #[serde(default)]

@@ -5,6 +5,7 @@
 //! plugins hand over the same spec as JSON from a shared library (see `dynamic`).
 
 mod config_keys;
+pub mod dynamic;
 mod spec;
 mod tensor_names;
 

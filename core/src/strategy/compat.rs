@@ -81,6 +81,7 @@ impl Default for PairOptions {
     }
 }
 
+/// The student's shape: its checkpoint's, or its plugin's default student shape.
 fn shape_of(c: &Candidate<'_>) -> (usize, usize, usize) {
     match c.checkpoint {
         Some(f) => (f.config.num_layers, f.config.hidden_size, f.config.num_heads),
@@ -141,31 +142,34 @@ pub fn check_pair(teacher: Candidate<'_>, student: Candidate<'_>, strategy: Stra
                 t_spec.name, t_spec.family, s_spec.name, s_spec.family
             ));
         }
-        let (t_layers, t_width, t_heads) = shape_of(&teacher);
-        let (s_layers, s_width, s_heads) = shape_of(&student);
-        if s_layers > t_layers {
-            reasons.push(format!("the student has more layers ({s_layers}) than the teacher ({t_layers})"));
-        } else {
-            match options.mapping.resolve(s_layers, t_layers) {
-                Ok(pairs) => plan.layer_pairs = Some(pairs),
-                Err(e) => reasons.push(format!("layer mapping: {e}")),
-            }
-        }
-        if s_width != t_width {
-            if s_spec.intermediate.projection == ProjectionRule::None {
-                reasons.push(format!("widths differ ({s_width} vs {t_width}) and `{}` has no hidden-size projection", s_spec.name));
-            }
-            plan.projection = Some((s_width, t_width));
-        }
-        if options.attention {
-            if s_heads == t_heads && !options.head_averaged_attention {
-                plan.attention = Some(AttentionPlan::PerHead);
-            } else if options.head_averaged_attention {
-                plan.attention = Some(AttentionPlan::HeadAveraged);
+        // Shapes are judged against a concrete teacher only: a teacher plugin has no one shape.
+        if let Some(t) = teacher.checkpoint {
+            let (t_layers, t_width, t_heads) = (t.config.num_layers, t.config.hidden_size, t.config.num_heads);
+            let (s_layers, s_width, s_heads) = shape_of(&student);
+            if s_layers > t_layers {
+                reasons.push(format!("the student has more layers ({s_layers}) than the teacher ({t_layers})"));
             } else {
-                reasons.push(format!(
-                    "attention head counts differ ({s_heads} vs {t_heads}): pass --head-averaged-attention to compare head-averaged maps, or --attention-weight 0"
-                ));
+                match options.mapping.resolve(s_layers, t_layers) {
+                    Ok(pairs) => plan.layer_pairs = Some(pairs),
+                    Err(e) => reasons.push(format!("layer mapping: {e}")),
+                }
+            }
+            if s_width != t_width {
+                if s_spec.intermediate.projection == ProjectionRule::None {
+                    reasons.push(format!("widths differ ({s_width} vs {t_width}) and `{}` has no hidden-size projection", s_spec.name));
+                }
+                plan.projection = Some((s_width, t_width));
+            }
+            if options.attention {
+                if options.head_averaged_attention {
+                    plan.attention = Some(AttentionPlan::HeadAveraged);
+                } else if s_heads == t_heads {
+                    plan.attention = Some(AttentionPlan::PerHead);
+                } else {
+                    reasons.push(format!(
+                        "attention head counts differ ({s_heads} vs {t_heads}): pass --head-averaged-attention to compare head-averaged maps, or --attention-weight 0"
+                    ));
+                }
             }
         }
     }

@@ -48,6 +48,7 @@ impl Projections {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct IntermediateConfig {
     pub mapping: LayerMapping,
     pub embedding_weight: f64,

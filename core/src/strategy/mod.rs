@@ -42,5 +42,9 @@ impl Strategy {
         }
     }
 
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.name() == s)
+    }
+
     pub const ALL: [Strategy; 4] = [Self::Finetune, Self::Prediction, Self::Intermediate, Self::Tinybert];
 }

@@ -35,6 +35,7 @@ impl std::str::FromStr for KdLoss {
 /// Knobs of prediction-layer distillation. Defaults as used for deepset's tinyroberta-squad2:
 /// T = 1.5, w = 0.75.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PredictionConfig {
     pub loss: KdLoss,
     pub temperature: f64,

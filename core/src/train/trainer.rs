@@ -25,6 +25,7 @@ use crate::strategy::intermediate::{IntermediateConfig, intermediate_loss};
 use crate::strategy::prediction::{PredictionConfig, TeacherLogits, prediction_loss};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     pub seed: u64,
     pub epochs: usize,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::features::{QaExample, QaFeature};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DecodeConfig {
     pub n_best: usize,
     pub max_answer_length: usize,

@@ -13,6 +13,7 @@ use crate::inputs::TokenBatch;
 use crate::tokenizer::TextTokenizer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct FeatureConfig {
     pub max_seq_len: usize,
     /// Distance in context tokens between the starts of consecutive windows.

@@ -1,0 +1,158 @@
+//! `distill` runs through the built binary: pairs rejected before loading (exit 2), a
+//! prediction-layer run with its outputs, config file and flag precedence, the teacher-logit
+//! cache, the 3-stage recipe with skipping of finished stages, and kill -9 then resume giving
+//! the same weights as an uninterrupted run.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use distill_tests::{shared, tiny_qa_bert};
+
+fn distill(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_distill")).args(args).output().expect("the distill binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn squad(name: &str) -> String {
+    shared().join("data/squad").join(name).to_str().unwrap().to_string()
+}
+
+#[test]
+fn mismatched_pairs_are_rejected_before_loading_with_exit_code_2() {
+    let out = distill(&["--teacher-plugin", "roberta", "--student-plugin", "tinybert", "--strategy", "intermediate", "--teacher", "/does/not/exist", "--train", "x.json", "--output", "/tmp/never"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let msg = text(&out);
+    assert!(msg.contains("`roberta`") && msg.contains("`tinybert`") && msg.contains("families differ") && msg.contains("tokenizers differ"), "{msg}");
+    assert!(!msg.contains("/does/not/exist"), "nothing was loaded: {msg}");
+
+    let out = distill(&["--teacher-plugin", "roberta", "--student-plugin", "bert", "--strategy", "prediction", "--teacher", "/does/not/exist", "--train", "x.json", "--output", "/tmp/never"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("tokenizers differ"), "{}", text(&out));
+}
+
+#[test]
+fn pairs_lists_strategies_and_reasons() {
+    let out = distill(&["pairs", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |t: &str, s: &str| rows.as_array().unwrap().iter().find(|r| r["teacher"] == t && r["student"] == s).unwrap().clone();
+    assert_eq!(row("bert", "tinybert")["strategies"], serde_json::json!(["prediction", "intermediate", "tinybert"]));
+    let rejected = row("roberta", "tinybert")["rejected"].to_string();
+    assert!(rejected.contains("tokenizers differ") && rejected.contains("families differ"), "{rejected}");
+}
+
+#[test]
+fn pairs_checks_two_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (t, s) = (tmp.path().join("t"), tmp.path().join("s"));
+    tiny_qa_bert(&t, 4, 32, 4, 1);
+    tiny_qa_bert(&s, 2, 16, 2, 2);
+    let out = distill(&["pairs", "--json", "--teacher", t.to_str().unwrap(), "--student", s.to_str().unwrap(), "--strategy", "intermediate"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["ok"], false, "{rows}");
+    assert!(rows[0]["reasons"].to_string().contains("head counts differ (2 vs 4)"));
+    let out = distill(&["pairs", "--json", "--teacher", t.to_str().unwrap(), "--student", s.to_str().unwrap(), "--strategy", "intermediate", "--head-averaged-attention"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["plan"]["projection"], serde_json::json!([16, 32]), "{rows}");
+    assert_eq!(rows[0]["plan"]["layer_pairs"], serde_json::json!([[1, 2], [2, 4]]));
+}
+
+#[test]
+fn prediction_run_writes_students_metrics_and_resolved_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher = tmp.path().join("teacher");
+    tiny_qa_bert(&teacher, 2, 32, 4, 3);
+    let config = tmp.path().join("run.toml");
+    std::fs::write(&config, "[train_config]\nepochs = 1\nbatch_size = 3\nseed = 5\n[prediction]\ntemperature = 2.0\n").unwrap();
+    let output = tmp.path().join("out");
+    let args = ["--config", config.to_str().unwrap(), "--teacher", teacher.to_str().unwrap(), "--train", &squad("sample-v2.0.json"), "--dev", &squad("tiny-v2.0.json"), "--output", output.to_str().unwrap(), "--student-layers", "1", "--epochs", "2", "--max-seq-len", "128"];
+    let out = distill(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("computed into"), "{}", text(&out));
+    let resolved: serde_json::Value = distill_core::io::read_json(&output.join("run-config.json")).unwrap();
+    assert_eq!(resolved["train_config"]["epochs"], 2, "the flag overrides the file");
+    assert_eq!(resolved["train_config"]["batch_size"], 3, "the file overrides the default");
+    assert_eq!(resolved["prediction"]["temperature"], 2.0);
+    assert_eq!(resolved["prediction"]["weight"], 0.75);
+    let stage = output.join("stage-1-prediction");
+    for f in ["metrics.jsonl", "checkpoint.safetensors", "student/config.json", "student/model.safetensors", "student/vocab.txt", "best/config.json", "done.json"] {
+        assert!(stage.join(f).is_file(), "missing {f}");
+    }
+    let metrics = std::fs::read_to_string(stage.join("metrics.jsonl")).unwrap();
+    let steps = metrics.lines().filter(|l| l.contains("\"loss\"")).count();
+    assert!(steps >= 2 && metrics.contains("\"kd\"") && metrics.contains("\"ce\"") && metrics.contains("\"eval\""), "{metrics}");
+    let student: serde_json::Value = distill_core::io::read_json(&output.join("student/config.json")).unwrap();
+    assert_eq!(student["num_hidden_layers"], 1);
+    assert_eq!(student["architectures"][0], "BertForQuestionAnswering");
+
+    // A second run in a new directory, sharing the cache, reuses the teacher logits.
+    let again = tmp.path().join("again");
+    let cache = output.join("cache");
+    let out = distill(&["--config", config.to_str().unwrap(), "--teacher", teacher.to_str().unwrap(), "--train", &squad("sample-v2.0.json"), "--output", again.to_str().unwrap(), "--student-layers", "1", "--max-seq-len", "128", "--cache-dir", cache.to_str().unwrap()]);
+    assert!(out.status.success() && text(&out).contains("reused from"), "{}", text(&out));
+}
+
+#[test]
+fn tinybert_recipe_runs_three_stages_and_skips_finished_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher = tmp.path().join("teacher");
+    tiny_qa_bert(&teacher, 2, 32, 4, 4);
+    let output = tmp.path().join("out");
+    let args = ["--strategy", "tinybert", "--teacher", teacher.to_str().unwrap(), "--train", &squad("tiny-v2.0.json"), "--general-train", &squad("tiny-v2.0.json"), "--output", output.to_str().unwrap(), "--student-layers", "1", "--epochs", "1", "--intermediate-epochs", "1", "--max-seq-len", "128", "--batch-size", "4"];
+    let out = distill(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    for stage in ["stage-1-general-intermediate", "stage-2-task-intermediate", "stage-3-prediction"] {
+        assert!(output.join(stage).join("done.json").is_file(), "{stage} finished");
+    }
+    let metrics = std::fs::read_to_string(output.join("stage-2-task-intermediate/metrics.jsonl")).unwrap();
+    assert!(metrics.contains("\"attention\"") && metrics.contains("\"hidden\"") && metrics.contains("\"embedding\""), "{metrics}");
+    let out = distill(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = distill_core::io::read_json(&output.join("report.json")).unwrap();
+    assert!(report["stages"].as_array().unwrap().iter().all(|s| s["skipped"] == true), "{report}");
+}
+
+fn run_to_end(args: &[&str]) {
+    let out = distill(args);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn killed_and_resumed_run_ends_with_the_weights_of_an_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher = tmp.path().join("teacher");
+    tiny_qa_bert(&teacher, 2, 32, 4, 6);
+    let train = squad("train-v2.0-10articles.json");
+    let args = |out: &Path| -> Vec<String> {
+        ["--teacher", teacher.to_str().unwrap(), "--train", &train, "--output", out.to_str().unwrap(), "--student-layers", "1", "--max-seq-len", "96", "--doc-stride", "64", "--batch-size", "8", "--max-steps", "24", "--save-every", "3", "--seed", "11", "--cache-dir", tmp.path().join("cache").to_str().unwrap()]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let straight = tmp.path().join("straight");
+    let a = args(&straight);
+    run_to_end(&a.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let interrupted = tmp.path().join("interrupted");
+    let b = args(&interrupted);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_distill")).args(&b).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let checkpoint = interrupted.join("stage-1-prediction/checkpoint.safetensors");
+    let started = Instant::now();
+    while !checkpoint.exists() && started.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGKILL: no chance to clean up, as when a machine dies.
+    Command::new("kill").args(["-9", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap();
+    assert!(!interrupted.join("stage-1-prediction/done.json").exists(), "the run was killed before it finished");
+    run_to_end(&b.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let weights = |dir: &Path| std::fs::read(dir.join("student/model.safetensors")).unwrap();
+    assert!(weights(&straight) == weights(&interrupted), "resumed weights differ from the uninterrupted run's");
+    let log = std::fs::read_to_string(interrupted.join("stage-1-prediction/metrics.jsonl")).unwrap();
+    assert!(log.lines().filter(|l| l.contains("\"step\":1,")).count() == 1, "the resumed run did not start over");
+}

@@ -1,0 +1,405 @@
+//! A distillation run from one resolved configuration: loading teacher and student, checking
+//! the pair, building the task's data, and running its stages in order (fine-tuning, prediction,
+//! intermediate, or the 3-step TinyBERT recipe). Each stage writes its own directory with a
+//! checkpoint, metrics and exported student, and a finished stage is skipped when the run is
+//! started again, so a run resumes at any stage.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::data::classification::read_examples;
+use crate::data::squad::SquadFile;
+use crate::error::{DistillError, Result};
+use crate::model::{Head, TaskModel};
+use crate::pretrained::{Pretrained, save_model};
+use crate::registry::{ArchitectureSpec, Registry, StudentShape};
+use crate::strategy::Strategy;
+use crate::strategy::compat::{Candidate, CheckpointFacts, PairOptions, PairPlan, check_pair};
+use crate::strategy::intermediate::{IntermediateConfig, Projections};
+use crate::strategy::mapping::LayerMapping;
+use crate::strategy::prediction::PredictionConfig;
+use crate::strategy::student_init::{from_teacher_layers, random_student};
+use crate::task::qa::decode::DecodeConfig;
+use crate::task::qa::features::{FeatureConfig, QaExample, build_features};
+use crate::tokenizer::TextTokenizer;
+use crate::train::checkpoint::Trainable;
+use crate::train::evaluate::{ClassificationEvaluator, Evaluator, QaEvaluator};
+use crate::train::examples::TrainExample;
+use crate::train::teacher_cache;
+use crate::train::trainer::{Stage, StageLoss, TrainConfig, run_stage};
+
+/// The task a run trains for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    Qa,
+    Classification,
+}
+
+/// Every setting of a run, as resolved from defaults, a config file and flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    pub strategy: Strategy,
+    pub task: Option<Task>,
+    pub teacher_plugin: Option<String>,
+    pub student_plugin: Option<String>,
+    /// Teacher model: directory or hub id. Extra teachers average their soft targets.
+    pub teacher: Option<String>,
+    pub extra_teachers: Vec<String>,
+    /// Student model to start from; without it the student is built (see `student_layers`).
+    pub student: Option<String>,
+    /// Layers of a student built from the teacher; default: half the teacher's when widths
+    /// match, else the student plugin's default shape.
+    pub student_layers: Option<usize>,
+    /// Build the student at random in the student plugin's default shape, even if widths match.
+    pub random_student: bool,
+    pub train: Option<PathBuf>,
+    pub dev: Option<PathBuf>,
+    /// Raw text for the general stage of the TinyBERT recipe (SQuAD JSON or text lines).
+    pub general_train: Option<PathBuf>,
+    /// Task data for the intermediate stage of the recipe (e.g. augmented); default: `train`.
+    pub intermediate_train: Option<PathBuf>,
+    pub output: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+    pub train_config: TrainConfig,
+    /// Epochs of the intermediate stages (the recipe's general and task-intermediate stages).
+    pub intermediate_epochs: usize,
+    pub intermediate_learning_rate: f64,
+    pub prediction: PredictionConfig,
+    pub intermediate: IntermediateConfig,
+    /// QA: exclude the question from the start/end distributions.
+    pub mask_question: bool,
+    pub features: FeatureConfig,
+    pub decode: DecodeConfig,
+    pub eval_batch_size: usize,
+    /// Classification labels in id order; default: the teacher's, else sorted from the data.
+    pub labels: Option<Vec<String>>,
+    /// Stop at the first answer that does not match its context instead of skipping it.
+    pub strict: bool,
+    pub resume: bool,
+    /// Start at this stage (1-based), taking the student of the stage before from its directory.
+    pub start_stage: Option<usize>,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::Prediction,
+            task: None,
+            teacher_plugin: None,
+            student_plugin: None,
+            teacher: None,
+            extra_teachers: vec![],
+            student: None,
+            student_layers: None,
+            random_student: false,
+            train: None,
+            dev: None,
+            general_train: None,
+            intermediate_train: None,
+            output: None,
+            cache_dir: None,
+            train_config: TrainConfig::default(),
+            intermediate_epochs: 1,
+            intermediate_learning_rate: 1e-4,
+            prediction: PredictionConfig::default(),
+            intermediate: IntermediateConfig { mapping: LayerMapping::Uniform, ..IntermediateConfig::default() },
+            mask_question: false,
+            features: FeatureConfig::default(),
+            decode: DecodeConfig::default(),
+            eval_batch_size: 32,
+            labels: None,
+            strict: false,
+            resume: true,
+            start_stage: None,
+        }
+    }
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub output: PathBuf,
+    pub student: PathBuf,
+    pub stages: Vec<Value>,
+    pub plan: PairPlan,
+}
+
+fn facts(p: &Pretrained) -> CheckpointFacts {
+    let labels = p.model.classifier.as_ref().map(|c| labels_of(&p.raw_config, c.num_labels()));
+    CheckpointFacts { config: p.config.clone(), vocabulary: p.tokenizer.as_ref().map(TextTokenizer::vocabulary), head: p.model.head(), labels }
+}
+
+fn labels_of(raw: &serde_json::Map<String, Value>, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| raw.get("id2label").and_then(|m| m.get(i.to_string())).and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("LABEL_{i}")))
+        .collect()
+}
+
+fn require<'a, T>(value: &'a Option<T>, flag: &str) -> Result<&'a T> {
+    value.as_ref().ok_or_else(|| DistillError::Invalid(format!("{flag} is required")))
+}
+
+/// Checks the plugin pair before anything is loaded; the rejection carries every reason.
+pub fn check_plugins(registry: &Registry, config: &RunConfig) -> Result<()> {
+    let (Some(t), Some(s)) = (&config.teacher_plugin, &config.student_plugin) else { return Ok(()) };
+    let (t, s) = (&registry.require(t)?.spec, &registry.require(s)?.spec);
+    check_pair(Candidate { spec: t, checkpoint: None }, Candidate { spec: s, checkpoint: None }, config.strategy, &pair_options(config))
+        .map(|_| ())
+        .map_err(DistillError::Incompatible)
+}
+
+fn pair_options(config: &RunConfig) -> PairOptions {
+    PairOptions { mapping: config.intermediate.mapping.clone(), head_averaged_attention: config.intermediate.head_averaged_attention, attention: config.intermediate.attention_weight > 0.0 }
+}
+
+/// Raw texts for general distillation: SQuAD contexts and questions, or the lines of a text file.
+pub fn raw_texts(path: &Path) -> Result<Vec<String>> {
+    if path.extension().is_some_and(|e| e == "json") {
+        let (squad, _) = SquadFile::read(path, false)?;
+        let mut texts = Vec::new();
+        for article in &squad.data {
+            for p in &article.paragraphs {
+                texts.push(p.context.clone());
+                texts.extend(p.qas.iter().map(|q| q.question.clone()));
+            }
+        }
+        return Ok(texts);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| DistillError::io(path, e))?;
+    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
+}
+
+struct TaskData {
+    examples: Vec<TrainExample>,
+    evaluator: Option<Box<dyn Evaluator>>,
+}
+
+fn task_data(task: Task, path: &Path, config: &RunConfig, tokenizer: &TextTokenizer, labels: &[String]) -> Result<Vec<TrainExample>> {
+    match task {
+        Task::Qa => {
+            let (squad, report) = SquadFile::read(path, config.strict)?;
+            if !report.skipped_answers.is_empty() {
+                eprintln!("{}: skipped {} answers that do not match their context (first: {} {})", path.display(), report.skipped_answers.len(), report.skipped_answers[0].0, report.skipped_answers[0].1);
+            }
+            let examples = QaExample::from_squad(&squad);
+            let features = build_features(&examples, tokenizer, &config.features)?;
+            Ok(TrainExample::from_qa(&features, config.mask_question))
+        }
+        Task::Classification => TrainExample::from_classification(&read_examples(path)?, labels, tokenizer, config.features.max_seq_len),
+    }
+}
+
+fn load_data(task: Task, config: &RunConfig, tokenizer: &TextTokenizer, labels: &[String], train: &Path) -> Result<TaskData> {
+    let examples = task_data(task, train, config, tokenizer, labels)?;
+    let evaluator: Option<Box<dyn Evaluator>> = match (&config.dev, task) {
+        (None, _) => None,
+        (Some(dev), Task::Qa) => Some(Box::new(QaEvaluator::new(dev, tokenizer, &config.features, config.decode, config.eval_batch_size)?)),
+        (Some(dev), Task::Classification) => Some(Box::new(ClassificationEvaluator {
+            examples: task_data(task, dev, config, tokenizer, labels)?,
+            num_labels: labels.len(),
+            pad_id: tokenizer.pad_id(),
+            batch_size: config.eval_batch_size,
+        })),
+    };
+    Ok(TaskData { examples, evaluator })
+}
+
+/// The stages of a strategy: (name, is intermediate).
+pub fn stages(strategy: Strategy) -> Vec<(&'static str, bool)> {
+    match strategy {
+        Strategy::Finetune => vec![("finetune", false)],
+        Strategy::Prediction => vec![("prediction", false)],
+        Strategy::Intermediate => vec![("intermediate", true)],
+        Strategy::Tinybert => vec![("general-intermediate", true), ("task-intermediate", true), ("prediction", false)],
+    }
+}
+
+/// Runs a whole distillation (or fine-tuning) as configured.
+pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<RunReport> {
+    check_plugins(registry, config)?;
+    let output = require(&config.output, "--output")?.clone();
+    let train_path = require(&config.train, "--train")?.clone();
+    std::fs::create_dir_all(&output).map_err(|e| DistillError::io(&output, e))?;
+    crate::io::write_json_atomic(&output.join("run-config.json"), config)?;
+
+    let teacher = match &config.teacher {
+        Some(t) => Some(Pretrained::load(t, config.teacher_plugin.as_deref(), registry, device)?),
+        None if config.strategy.needs_teacher() => return Err(DistillError::Invalid(format!("strategy {} needs --teacher", config.strategy.name()))),
+        None => None,
+    };
+    let extra: Vec<Pretrained> = config.extra_teachers.iter().map(|t| Pretrained::load(t, config.teacher_plugin.as_deref(), registry, device)).collect::<Result<_>>()?;
+
+    // The student: a checkpoint, the teacher's layers, or random in the student plugin's shape.
+    let student_spec: ArchitectureSpec = match (&config.student_plugin, &teacher) {
+        (Some(name), _) => registry.require(name)?.spec.clone(),
+        (None, Some(t)) => t.spec.clone(),
+        (None, None) => return Err(DistillError::Invalid("give --student-plugin, --student or --teacher".into())),
+    };
+    let (mut student_model, tokenizer, base_config) = match (&config.student, &teacher) {
+        (Some(s), _) => {
+            let p = Pretrained::load(s, config.student_plugin.as_deref(), registry, device)?;
+            let tok = match p.tokenizer {
+                Some(t) => Some(t),
+                None => teacher.as_ref().and_then(|t| t.tokenizer.as_ref()).map(|x| TextTokenizer::load(&x.files)).transpose()?,
+            };
+            (p.model, tok, p.raw_config)
+        }
+        (None, Some(t)) => {
+            let shape = student_spec.student;
+            let widths_match = shape.hidden_size == t.config.hidden_size || config.student_layers.is_some();
+            let model = if widths_match && !config.random_student {
+                let layers = config.student_layers.unwrap_or((t.config.num_layers / 2).max(1));
+                from_teacher_layers(&t.model, layers)?
+            } else {
+                let shape = StudentShape { num_layers: config.student_layers.unwrap_or(shape.num_layers), ..shape };
+                let head = t.model.head().map(|h| (h, t.model.classifier.as_ref().map_or(2, |c| c.num_labels())));
+                random_student(&student_spec, &t.config, Some(shape), head, config.train_config.seed, device)?
+            };
+            let tok = t.tokenizer.as_ref().map(|x| TextTokenizer::load(&x.files)).transpose()?;
+            (model, tok, t.raw_config.clone())
+        }
+        (None, None) => return Err(DistillError::Invalid("give --student or --teacher".into())),
+    };
+    let tokenizer = tokenizer.ok_or_else(|| DistillError::Invalid("neither the student nor the teacher has a tokenizer".into()))?;
+
+    // The concrete pair check: vocabularies, heads, layer and head counts, widths.
+    let student_facts = CheckpointFacts {
+        config: student_model.encoder.config.clone(),
+        vocabulary: Some(tokenizer.vocabulary()),
+        head: student_model.head(),
+        labels: student_model.classifier.as_ref().map(|c| labels_of(&base_config, c.num_labels())),
+    };
+    let plan = match &teacher {
+        Some(t) => {
+            let tf = facts(t);
+            let plan = check_pair(Candidate { spec: &t.spec, checkpoint: Some(&tf) }, Candidate { spec: &student_spec, checkpoint: Some(&student_facts) }, config.strategy, &pair_options(config))
+                .map_err(DistillError::Incompatible)?;
+            for e in &extra {
+                let ef = facts(e);
+                check_pair(Candidate { spec: &e.spec, checkpoint: Some(&ef) }, Candidate { spec: &student_spec, checkpoint: Some(&student_facts) }, Strategy::Prediction, &pair_options(config)).map_err(DistillError::Incompatible)?;
+            }
+            plan
+        }
+        None => PairPlan::default(),
+    };
+
+    let head = student_model.head().or(teacher.as_ref().and_then(|t| t.model.head()));
+    let task = match (config.task, head) {
+        (Some(t), _) => t,
+        (None, Some(Head::Classification)) => Task::Classification,
+        (None, _) => Task::Qa,
+    };
+    if task == Task::Qa && student_model.qa.is_none() {
+        return Err(DistillError::Invalid("the student has no QA head: start from a QA checkpoint or a teacher with one".into()));
+    }
+    let labels: Vec<String> = match (&config.labels, task) {
+        (Some(l), _) => l.clone(),
+        (None, Task::Classification) => match teacher.as_ref().and_then(|t| t.model.classifier.as_ref().map(|c| labels_of(&t.raw_config, c.num_labels()))) {
+            Some(l) => l,
+            None => {
+                let mut l: Vec<String> = read_examples(&train_path)?.into_iter().map(|e| e.label).collect();
+                l.sort();
+                l.dedup();
+                l
+            }
+        },
+        (None, Task::Qa) => vec![],
+    };
+
+    let data = load_data(task, config, &tokenizer, &labels, &train_path)?;
+    let export = |model: &TaskModel, dir: &Path| save_model(model, &student_spec, &base_config, Some(&tokenizer.files), dir);
+    let teachers: Vec<TaskModel> = teacher.iter().chain(extra.iter()).map(|t| t.model.clone()).collect();
+    let mut stage_reports = Vec::new();
+    let stage_list = stages(config.strategy);
+    let start = config.start_stage.unwrap_or(1).max(1);
+    if start > stage_list.len() {
+        return Err(DistillError::Invalid(format!("--start-stage {start}: strategy {} has {} stages", config.strategy.name(), stage_list.len())));
+    }
+    let mut last_dir = None;
+    for (index, (name, intermediate)) in stage_list.iter().enumerate() {
+        let number = index + 1;
+        let dir = output.join(format!("stage-{number}-{name}"));
+        let done = dir.join("done.json");
+        if number < start || (config.resume && done.is_file()) {
+            // Take this stage's student as the start of the next.
+            let p = Pretrained::load(dir.join("student").to_str().unwrap_or_default(), Some(&student_spec.name), registry, device)
+                .map_err(|e| DistillError::Invalid(format!("stage {number} ({name}) is skipped, but its student cannot be loaded: {e}")))?;
+            student_model = p.model;
+            stage_reports.push(json!({"stage": name, "skipped": true}));
+            last_dir = Some(dir);
+            continue;
+        }
+        let examples_owned;
+        let examples: &[TrainExample] = match (*name, config.strategy) {
+            ("general-intermediate", _) => {
+                let path = require(&config.general_train, "--general-train (raw text for the general stage)")?;
+                examples_owned = TrainExample::from_texts(&raw_texts(path)?, &tokenizer, config.features.max_seq_len)?;
+                &examples_owned
+            }
+            ("task-intermediate", _) if config.intermediate_train.is_some() => {
+                examples_owned = task_data(task, config.intermediate_train.as_ref().expect("checked"), config, &tokenizer, &labels)?;
+                &examples_owned
+            }
+            _ => &data.examples,
+        };
+        let (loss, train_config) = if *intermediate {
+            let pairs = plan.layer_pairs.clone().ok_or_else(|| DistillError::Invalid("no layer mapping for intermediate distillation".into()))?;
+            let c = TrainConfig { epochs: config.intermediate_epochs, learning_rate: config.intermediate_learning_rate, ..config.train_config.clone() };
+            (StageLoss::Intermediate { config: config.intermediate.clone(), pairs }, c)
+        } else if config.strategy == Strategy::Finetune || teacher.is_none() {
+            (StageLoss::Finetune, config.train_config.clone())
+        } else {
+            (StageLoss::Prediction(config.prediction), config.train_config.clone())
+        };
+        let logits = match &loss {
+            StageLoss::Prediction(p) if p.weight > 0.0 => {
+                let cache = config.cache_dir.clone().unwrap_or_else(|| output.join("cache"));
+                let mut all = Vec::new();
+                for t in teacher.iter().chain(extra.iter()) {
+                    let files = t.files.as_ref().expect("loaded teachers have files");
+                    let key = teacher_cache::teacher_key(&[&files.weights, &files.config])?;
+                    let (logits, path, hit) = teacher_cache::cached(&t.model, key, examples, tokenizer.pad_id(), config.eval_batch_size, &cache)?;
+                    eprintln!("teacher logits {}: {}", if hit { "reused from" } else { "computed into" }, path.display());
+                    all.push(logits);
+                }
+                all
+            }
+            _ => vec![],
+        };
+        let (s_width, t_width) = plan.projection.unwrap_or((student_model.encoder.config.hidden_size, student_model.encoder.config.hidden_size));
+        let projections = Projections::new(s_width, if *intermediate { t_width } else { s_width }, config.train_config.seed, device);
+        let stage = Stage {
+            name,
+            loss,
+            examples,
+            teachers: &teachers,
+            teacher_logits: &logits,
+            evaluator: if *intermediate { None } else { data.evaluator.as_deref() },
+            dir: &dir,
+            pad_id: tokenizer.pad_id(),
+            resume: config.resume,
+        };
+        eprintln!("stage {number}/{} {name}: {} examples, {} updates", stage_list.len(), examples.len(), crate::train::trainer::total_steps(examples.len(), &train_config));
+        let outcome = run_stage(Trainable { model: student_model, projections }, &stage, &train_config, &export)?;
+        // Keep the best dev checkpoint of a stage that evaluated, else its last weights.
+        student_model = match (outcome.state.best_step, dir.join("best").is_dir()) {
+            (Some(_), true) => Pretrained::load(dir.join("best").to_str().unwrap_or_default(), Some(&student_spec.name), registry, device)?.model,
+            _ => outcome.trainable.model,
+        };
+        let report = json!({"stage": name, "steps": outcome.state.step, "seconds": outcome.seconds, "best_metric": outcome.best_metric, "best_step": outcome.state.best_step, "stopped_early": outcome.state.stopped_early, "eval": outcome.last_eval});
+        crate::io::write_json_atomic(&done, &report)?;
+        stage_reports.push(report);
+        last_dir = Some(dir);
+    }
+    let student_dir = output.join("student");
+    export(&student_model, &student_dir)?;
+    let report = RunReport { output: output.clone(), student: student_dir, stages: stage_reports, plan };
+    crate::io::write_json_atomic(&output.join("report.json"), &report)?;
+    let _ = last_dir;
+    Ok(report)
+}
