@@ -26,7 +26,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    plugins: plugins::PluginArgs,
+    plugin_dirs: plugins::PluginDirs,
     #[command(flatten)]
     run: commands::run::Args,
 }
@@ -54,16 +54,16 @@ enum Command {
 /// rejected before anything is loaded.
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let registry = cli.plugins.registry();
+    let dirs = cli.plugin_dirs;
     let result = match cli.command {
-        None => commands::run::run(cli.run, &registry),
-        Some(Command::Run(args)) => commands::run::run(args, &registry),
-        Some(Command::Plugins(args)) => commands::plugins::run(args, &registry),
-        Some(Command::Pairs(args)) => commands::pairs::run(args, &registry),
-        Some(Command::Forward(args)) => commands::forward::run(args, &registry),
+        None => commands::run::run(cli.run, &dirs),
+        Some(Command::Run(args)) => commands::run::run(args, &dirs),
+        Some(Command::Plugins(args)) => commands::plugins::run(args, &dirs),
+        Some(Command::Pairs(args)) => commands::pairs::run(args, &dirs),
+        Some(Command::Forward(args)) => commands::forward::run(args, &dirs),
         Some(Command::Score(args)) => commands::score::run(args),
-        Some(Command::Eval(args)) => commands::eval::run(args, &registry),
-        Some(Command::Predict(args)) => commands::predict::run(args, &registry),
+        Some(Command::Eval(args)) => commands::eval::run(args, &dirs),
+        Some(Command::Predict(args)) => commands::predict::run(args, &dirs),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

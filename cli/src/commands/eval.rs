@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use distill_core::pretrained::Pretrained;
-use distill_core::registry::Registry;
 use distill_core::task::qa::decode::DecodeConfig;
 use distill_core::task::qa::features::FeatureConfig;
 use distill_core::train::evaluate::QaEvaluator;
@@ -16,8 +15,9 @@ pub struct Args {
     /// QA model: directory in Hugging Face layout, or a hub id.
     #[arg(long, value_name = "DIR|HUB_ID")]
     model: String,
-    /// Architecture plugin [default: from config.json's model_type].
-    #[arg(long)]
+    /// Architecture plugin: a name, or a plugin library file to load and use [default: the
+    /// plugin that config.json's model_type names].
+    #[arg(long, value_name = "NAME|FILE")]
     plugin: Option<String>,
     /// SQuAD v1.1 or v2.0 JSON.
     #[arg(long, value_name = "FILE")]
@@ -45,9 +45,11 @@ pub struct Args {
     batch_size: usize,
 }
 
-pub fn run(args: Args, registry: &Registry) -> Result<()> {
+pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
+    let (registry, plugin) = dirs.registry_with_choice(args.plugin.as_deref())?;
+    let registry = &registry;
     let device = distill_core::default_device();
-    let model = Pretrained::load(&args.model, args.plugin.as_deref(), registry, &device)?;
+    let model = Pretrained::load(&args.model, plugin.as_deref(), registry, &device)?;
     if model.model.qa.is_none() {
         bail!("{}: the model has no QA head (qa_outputs)", args.model);
     }

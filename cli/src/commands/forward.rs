@@ -3,12 +3,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use distill_core::inputs::TokenBatch;
 use distill_core::pretrained::Pretrained;
-use distill_core::registry::Registry;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Architecture plugin to read the checkpoint with [default: the one config.json's model_type names].
-    #[arg(long)]
+    /// Architecture plugin: a name, or a plugin library file to load and use [default: the
+    /// plugin that config.json's model_type names].
+    #[arg(long, value_name = "NAME|FILE")]
     plugin: Option<String>,
     /// Model directory in Hugging Face layout, or a hub id looked up in the HF cache.
     #[arg(long)]
@@ -24,9 +24,11 @@ pub struct Args {
     max_length: usize,
 }
 
-pub fn run(args: Args, registry: &Registry) -> Result<()> {
+pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
+    let (registry, plugin) = dirs.registry_with_choice(args.plugin.as_deref())?;
+    let registry = &registry;
     let device = distill_core::default_device();
-    let model = Pretrained::load(&args.model, args.plugin.as_deref(), registry, &device)?;
+    let model = Pretrained::load(&args.model, plugin.as_deref(), registry, &device)?;
     let source = args.input.display().to_string();
     let value: serde_json::Value = distill_core::io::read_json(&args.input)?;
     let max_len = args.max_length.min(model.config.max_sequence_length());

@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use distill_core::pretrained::Pretrained;
-use distill_core::registry::Registry;
 use distill_core::strategy::Strategy;
 use distill_core::strategy::compat::{Candidate, CheckpointFacts, PairOptions, check_pair};
 use distill_core::tokenizer::TextTokenizer;
@@ -11,6 +10,9 @@ use serde_json::{Value, json};
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Load an architecture plugin from this shared library (repeatable).
+    #[arg(long = "plugin", value_name = "FILE")]
+    plugin_files: Vec<std::path::PathBuf>,
     /// Only this strategy (finetune, prediction, intermediate, tinybert) [default: all].
     #[arg(long, value_parser = |s: &str| Strategy::parse(s).ok_or_else(|| format!("unknown strategy {s:?}")))]
     strategy: Option<Strategy>,
@@ -36,7 +38,8 @@ fn strategies(only: Option<Strategy>) -> Vec<Strategy> {
     only.map_or_else(|| Strategy::ALL.iter().copied().filter(|s| *s != Strategy::Finetune).collect(), |s| vec![s])
 }
 
-pub fn run(args: Args, registry: &Registry) -> Result<()> {
+pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
+    let registry = &dirs.registry(&args.plugin_files);
     let options = PairOptions { head_averaged_attention: args.head_averaged_attention, ..PairOptions::default() };
     let mut rows: Vec<Value> = Vec::new();
     if let (Some(t), Some(s)) = (&args.teacher, &args.student) {

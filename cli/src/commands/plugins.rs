@@ -1,15 +1,19 @@
 use anyhow::Result;
-use distill_core::registry::{PluginOrigin, Registry};
+use distill_core::registry::PluginOrigin;
 use serde_json::json;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// Load an architecture plugin from this shared library (repeatable).
+    #[arg(long = "plugin", value_name = "FILE")]
+    plugin_files: Vec<std::path::PathBuf>,
     /// Print the list as JSON instead of a table.
     #[arg(long)]
     json: bool,
 }
 
-pub fn run(args: Args, registry: &Registry) -> Result<()> {
+pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
+    let registry = &dirs.registry(&args.plugin_files);
     if args.json {
         let list: Vec<_> = registry
             .iter()

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use distill_core::pretrained::Pretrained;
-use distill_core::registry::Registry;
 use distill_core::task::qa::decode::{DecodeConfig, decode};
 use distill_core::task::qa::features::{FeatureConfig, QaExample, QaFeature, batch_features, build_features};
 use serde_json::json;
@@ -16,7 +15,9 @@ pub struct Args {
     /// QA model: directory in Hugging Face layout, or a hub id.
     #[arg(long, value_name = "DIR|HUB_ID")]
     model: String,
-    #[arg(long)]
+    /// Architecture plugin: a name, or a plugin library file to load and use [default: the
+    /// plugin that config.json's model_type names].
+    #[arg(long, value_name = "NAME|FILE")]
     plugin: Option<String>,
     /// The question (with --context).
     #[arg(long, requires = "context", conflicts_with = "input")]
@@ -35,9 +36,11 @@ pub struct Args {
     max_answer_length: usize,
 }
 
-pub fn run(args: Args, registry: &Registry) -> Result<()> {
+pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
+    let (registry, plugin) = dirs.registry_with_choice(args.plugin.as_deref())?;
+    let registry = &registry;
     let device = distill_core::default_device();
-    let model = Pretrained::load(&args.model, args.plugin.as_deref(), registry, &device)?;
+    let model = Pretrained::load(&args.model, plugin.as_deref(), registry, &device)?;
     let Some(tokenizer) = &model.tokenizer else { bail!("{}: the model has no tokenizer", args.model) };
     if model.model.qa.is_none() {
         bail!("{}: the model has no QA head", args.model);

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use distill_core::recipe::{RunConfig, Task, run as run_recipe};
-use distill_core::registry::Registry;
 use distill_core::strategy::Strategy;
 use distill_core::strategy::mapping::LayerMapping;
 use distill_core::strategy::prediction::KdLoss;
@@ -24,6 +23,9 @@ fn task(s: &str) -> Result<Task, String> {
 
 #[derive(clap::Args, Default)]
 pub struct Args {
+    /// Load an architecture plugin from this shared library (repeatable).
+    #[arg(long = "plugin", value_name = "FILE")]
+    plugin_files: Vec<PathBuf>,
     /// Run configuration (TOML or JSON with the fields of run-config.json); flags override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -269,7 +271,8 @@ impl Args {
     }
 }
 
-pub fn run(args: Args, registry: &Registry) -> Result<()> {
+pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
+    let registry = &dirs.registry(&args.plugin_files);
     let config = args.resolve()?;
     if config.output.is_none() && config.train.is_none() && config.teacher.is_none() {
         bail!("nothing to do: give --teacher, --train and --output (see distill --help), or a subcommand");
