@@ -121,6 +121,10 @@ def main():
     rids, rmask, rtypes = make_inputs(128, 1, lengths, seq, False, 12)
     write_fixture("roberta-cls", tf.RobertaForSequenceClassification(rcfg), rids, rmask, rtypes, 4, bq, bk)
 
+    torch.manual_seed(8)
+    xcfg = tf.XLMRobertaConfig(**{**rcfg.to_dict(), "model_type": "xlm-roberta"})
+    write_fixture("xlm-roberta-qa", tf.XLMRobertaForQuestionAnswering(xcfg), rids, rmask, rtypes, 4, bq, bk)
+
     torch.manual_seed(6)
     dcfg = tf.DistilBertConfig(vocab_size=128, dim=32, n_layers=3, n_heads=4, hidden_dim=37, max_position_embeddings=64,
                                sinusoidal_pos_embds=True, activation="gelu", pad_token_id=0)
