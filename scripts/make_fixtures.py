@@ -139,6 +139,7 @@ def main():
 
     write_bpe_tokenizer()
     write_loss_fixtures()
+    write_mlm_words()
     if args.minilm:
         write_minilm(args.minilm)
 
@@ -198,6 +199,37 @@ def write_loss_fixtures():
     with open(os.path.join(ROOT, "losses", "losses.json"), "w") as f:
         json.dump({"prediction": cases, "multi_teacher": multi, "intermediate": inter}, f)
     print("wrote losses")
+
+
+def write_mlm_words():
+    """A masked-LM (BertForMaskedLM) over a small WordPiece vocabulary of real words, with
+    vocab.txt, for the masked-LM path of `distill augment`; plus transformers' top-5 tokens at
+    masked positions of a few sentences, which the Rust model must reproduce."""
+    words = sorted(set("""the of and in to a was were is for on as by with from at his their which an that
+    normans normandy france french norse vikings rollo duke king river city people century region land
+    army battle church government history war language culture early large small new old great
+    conference football team game champion title season league super bowl national american""".split()))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words + list("abcdefghijklmnopqrstuvwxyz") + ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"] + [".", ",", "(", ")", "'"]
+    out_dir = os.path.join(ROOT, "mlm-words")
+    os.makedirs(out_dir, exist_ok=True)
+    torch.manual_seed(9)
+    model = tf.BertForMaskedLM(bert_config(vocab_size=len(vocab))).eval()
+    model.save_pretrained(out_dir)
+    with open(os.path.join(out_dir, "vocab.txt"), "w") as f:
+        f.write("\n".join(vocab) + "\n")
+    tok = tf.BertTokenizer(os.path.join(out_dir, "vocab.txt"))
+    sentences = ["the normans were a [MASK] people in normandy .", "the [MASK] won the super bowl title ."]
+    enc = tok(sentences, padding=True, return_tensors="pt")
+    model = tf.BertForMaskedLM.from_pretrained(out_dir, attn_implementation="eager").eval()
+    with torch.no_grad():
+        logits = model(**enc).logits
+    top = []
+    for row in range(len(sentences)):
+        pos = (enc["input_ids"][row] == tok.mask_token_id).nonzero()[0].item()
+        top.append(tok.convert_ids_to_tokens(logits[row, pos].topk(5).indices.tolist()))
+    with open(os.path.join(out_dir, "expected_top5.json"), "w") as f:
+        json.dump({"sentences": sentences, "input_ids": enc["input_ids"].tolist(), "top5": top}, f, indent=1)
+    print(f"wrote {out_dir}")
 
 
 def write_bpe_tokenizer():

@@ -22,7 +22,7 @@ const VOCAB: usize = 40;
 
 fn examples(n: usize, seed: u64, labelled: bool) -> Vec<TrainExample> {
     let mut rng = RandomInit::new(seed, 1.0);
-    let mut uniform = |k: usize| ((rng.normal().abs() * 1e6) as usize) % k;
+    let mut uniform = |k: usize| (rng.next_u64() % k as u64) as usize;
     (0..n)
         .map(|_| {
             let len = 10 + uniform(7);

@@ -48,6 +48,8 @@ enum Command {
     Eval(commands::eval::Args),
     /// Answer a question from a context with a QA model (or a JSON-lines batch of them).
     Predict(commands::predict::Args),
+    /// Multiply SQuAD training data by replacing words (masked LM and word vectors), keeping answers.
+    Augment(commands::augment::Args),
 }
 
 /// Exit codes: 0 success; 1 failure while running; 2 bad usage, or a teacher/student pair
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Some(Command::Score(args)) => commands::score::run(args),
         Some(Command::Eval(args)) => commands::eval::run(args, &dirs),
         Some(Command::Predict(args)) => commands::predict::run(args, &dirs),
+        Some(Command::Augment(args)) => commands::augment::run(args, &dirs),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

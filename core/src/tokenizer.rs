@@ -66,6 +66,17 @@ fn special(tokenizer: &Tokenizer, path: &Path, candidates: &[&str]) -> Result<(S
         .ok_or_else(|| tok_err(path, format!("vocabulary lacks a special token ({})", candidates.join(" or "))))
 }
 
+/// Marks the vocabulary's special tokens as such, so text like "[MASK]" is never split, as
+/// transformers' tokenizers do.
+fn add_specials(t: &mut Tokenizer, candidates: &[&str]) {
+    let present: Vec<tokenizers::AddedToken> = candidates
+        .iter()
+        .filter(|c| t.token_to_id(c).is_some())
+        .map(|c| tokenizers::AddedToken::from(c.to_string(), true))
+        .collect();
+    t.add_special_tokens(&present);
+}
+
 impl TextTokenizer {
     pub fn load(files: &TokenizerFiles) -> Result<Self> {
         let tokenizer = match files {
@@ -83,6 +94,7 @@ impl TextTokenizer {
                 let cls = special(&t, vocab, &["[CLS]"])?;
                 t.with_post_processor(Some(BertProcessing::new(sep, cls)));
                 t.with_decoder(Some(tokenizers::decoders::wordpiece::WordPiece::default()));
+                add_specials(&mut t, &["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]);
                 t
             }
             TokenizerFiles::ByteLevelBpe { vocab, merges } => {
@@ -93,6 +105,7 @@ impl TextTokenizer {
                 let cls = special(&t, vocab, &["<s>"])?;
                 t.with_post_processor(Some(RobertaProcessing::new(sep, cls).trim_offsets(true).add_prefix_space(false)));
                 t.with_decoder(Some(ByteLevel::default()));
+                add_specials(&mut t, &["<s>", "<pad>", "</s>", "<unk>", "<mask>"]);
                 t
             }
         };

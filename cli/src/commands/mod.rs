@@ -1,3 +1,4 @@
+pub mod augment;
 pub mod eval;
 pub mod forward;
 pub mod pairs;

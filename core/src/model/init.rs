@@ -19,7 +19,7 @@ impl RandomInit {
         Self { state: seed ^ 0x9E37_79B9_7F4A_7C15, std }
     }
 
-    fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -27,7 +27,8 @@ impl RandomInit {
         z ^ (z >> 31)
     }
 
-    fn uniform(&mut self) -> f64 {
+    /// A uniform draw in (0, 1).
+    pub fn uniform(&mut self) -> f64 {
         ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 

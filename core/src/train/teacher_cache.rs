@@ -34,6 +34,13 @@ impl Hasher for KeyHasher {
     }
 }
 
+/// A stable hash of a few numbers (seeds per paragraph, copy, step).
+pub fn stable_hash(values: &[u64]) -> u64 {
+    let mut h = KeyHasher::default();
+    values.iter().for_each(|v| h.write(&v.to_le_bytes()));
+    h.finish()
+}
+
 /// A key for the teacher: the bytes of its weights and config files.
 pub fn teacher_key(files: &[&Path]) -> Result<u64> {
     let mut h = KeyHasher::default();

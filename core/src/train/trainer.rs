@@ -104,18 +104,14 @@ fn permutation(n: usize, seed: u64) -> Vec<usize> {
     let mut rng = RandomInit::new(seed, 1.0);
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
-        let j = (rng.normal().abs() * 1e9) as usize % (i + 1);
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         order.swap(i, j);
     }
     order
 }
 
 fn mix(seed: u64, a: u64, b: u64) -> u64 {
-    let mut h = KeyHasher::default();
-    std::hash::Hasher::write(&mut h, &seed.to_le_bytes());
-    std::hash::Hasher::write(&mut h, &a.to_le_bytes());
-    std::hash::Hasher::write(&mut h, &b.to_le_bytes());
-    std::hash::Hasher::finish(&h)
+    super::teacher_cache::stable_hash(&[seed, a, b])
 }
 
 /// Teacher logits of a batch, each padded to the batch length, as `[batch, seq]` tensors per head.
