@@ -50,6 +50,8 @@ enum Command {
     Predict(commands::predict::Args),
     /// Multiply SQuAD training data by replacing words (masked LM and word vectors), keeping answers.
     Augment(commands::augment::Args),
+    /// Teacher and student side by side: size, latency, throughput, memory, speed-up, EM/F1.
+    Bench(commands::bench::Args),
 }
 
 /// Exit codes: 0 success; 1 failure while running; 2 bad usage, or a teacher/student pair
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Some(Command::Eval(args)) => commands::eval::run(args, &dirs),
         Some(Command::Predict(args)) => commands::predict::run(args, &dirs),
         Some(Command::Augment(args)) => commands::augment::run(args, &dirs),
+        Some(Command::Bench(args)) => commands::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,11 +11,13 @@
 //! - [`forward`]: a forward pass as named host tensors.
 //! - [`strategy`]: distillation losses, layer mappings, the compatibility check, student initialisation.
 //! - [`train`]: the training loop, AdamW, schedules, checkpoints, evaluation, teacher-logit cache.
+//! - [`bench`]: timings, FLOP counts and memory for `distill bench`.
 //! - [`data`]: SQuAD JSON and classification files.
 //! - [`task`]: QA features, decoding and official scoring; classification metrics.
 //! - [`recipe`]: a whole run from its configuration: stages, data, pair checks.
 //! - [`inputs`]: batches of token ids, from JSON or from text.
 
+pub mod bench;
 pub mod data;
 pub mod error;
 pub mod forward;

@@ -1,4 +1,5 @@
 pub mod augment;
+pub mod bench;
 pub mod eval;
 pub mod forward;
 pub mod pairs;

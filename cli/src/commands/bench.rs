@@ -1,0 +1,161 @@
+//! `distill bench`: teacher and student side by side: parameters, size on disk, latency at
+//! batch 1 and throughput at batch 32 for sequences of 128 and 384 tokens, peak memory, the
+//! student's speed-up, and with `--data` their EM/F1. Each model is measured in a child process
+//! of its own, so peak memory is the model's.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use distill_core::bench::{forward_time, parameter_count, peak_rss_bytes, random_batch};
+use distill_core::pretrained::Pretrained;
+use distill_core::task::qa::decode::DecodeConfig;
+use distill_core::task::qa::features::FeatureConfig;
+use distill_core::train::evaluate::{Evaluator, QaEvaluator};
+use serde_json::{Value, json};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Teacher model directory (or hub id).
+    #[arg(long, value_name = "DIR|HUB_ID", required_unless_present = "single")]
+    teacher: Option<String>,
+    /// Student model directory (or hub id).
+    #[arg(long, value_name = "DIR|HUB_ID", required_unless_present_any = ["single", "steps"])]
+    student: Option<String>,
+    /// SQuAD dev file: adds EM/F1 (QA models).
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Timed runs per measurement (the median is reported) [default: 3].
+    #[arg(long, default_value_t = 3)]
+    iterations: usize,
+    /// Sequence lengths to measure [default: 128,384].
+    #[arg(long, value_delimiter = ',', default_value = "128,384")]
+    seq: Vec<usize>,
+    /// Batch size of the throughput measurement [default: 32].
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Instead of comparing two models: time the teacher's forward pass, a prediction-layer and an
+    /// intermediate-layer distillation step for a student of --student-layers of its layers, and
+    /// a plain GEMM (the Rust side of scripts/bench-vs-pytorch.sh).
+    #[arg(long, requires = "teacher")]
+    steps: bool,
+    /// Layers of the student in --steps mode [default: 3].
+    #[arg(long, default_value_t = 3)]
+    student_layers: usize,
+    /// Measure one model in this process (what the parent runs per model).
+    #[arg(long, hide = true, value_name = "DIR|HUB_ID")]
+    single: Option<String>,
+}
+
+fn measure(model: &str, args: &Args) -> Result<Value> {
+    let registry = distill_core::registry::Registry::builtin()?;
+    let device = distill_core::default_device();
+    let p = Pretrained::load(model, None, &registry, &device)?;
+    let files = p.files.as_ref().expect("a loaded model has files");
+    let size = std::fs::metadata(&files.weights).map(|m| m.len()).unwrap_or(0);
+    let mut out = json!({"model": model, "plugin": p.spec.name, "layers": p.config.num_layers, "hidden": p.config.hidden_size, "parameters": parameter_count(&p.model), "size_bytes": size});
+    for &seq in &args.seq {
+        let seq_eff = seq.min(p.config.max_sequence_length());
+        let one = forward_time(&p.model, &random_batch(&p.config, 1, seq_eff, 1), args.iterations);
+        let many = forward_time(&p.model, &random_batch(&p.config, args.batch, seq_eff, 2), args.iterations);
+        out[format!("latency_ms_b1_s{seq}")] = json!(one.seconds * 1e3);
+        out[format!("throughput_seq_per_s_b{}_s{seq}", args.batch)] = json!(args.batch as f64 / many.seconds);
+    }
+    if let Some(data) = &args.data {
+        let tok = p.tokenizer.as_ref().context("the model has no tokenizer for --data")?;
+        let features = FeatureConfig { max_seq_len: 384.min(p.config.max_sequence_length()), ..FeatureConfig::default() };
+        let eval = QaEvaluator::new(data, tok, &features, DecodeConfig::default(), 32)?;
+        let report = eval.evaluate(&p.model)?;
+        let (em, f1) = match (report.values.get("exact"), report.values.get("exact_match")) {
+            (Some(e), _) | (None, Some(e)) => (e.clone(), report.values["f1"].clone()),
+            _ => (Value::Null, Value::Null),
+        };
+        out["em"] = em;
+        out["f1"] = f1;
+        out["eval_examples_per_s"] = json!(report.examples_per_second);
+    }
+    out["peak_memory_mb"] = json!(peak_rss_bytes().map(|b| b as f64 / 1048576.0));
+    Ok(out)
+}
+
+fn child(model: &str, args: &Args) -> Result<Value> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["bench", "--single", model, "--iterations", &args.iterations.to_string(), "--batch", &args.batch.to_string()]);
+    cmd.arg("--seq").arg(args.seq.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
+    if let Some(d) = &args.data {
+        cmd.arg("--data").arg(d);
+    }
+    let out = cmd.output()?;
+    if !out.status.success() {
+        bail!("benchmarking {model}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn steps(args: &Args) -> Result<Value> {
+    use distill_core::bench::{StepKind, forward_flops, gemm_gflops, step_time};
+    let registry = distill_core::registry::Registry::builtin()?;
+    let device = distill_core::default_device();
+    let teacher = Pretrained::load(args.teacher.as_deref().expect("required"), None, &registry, &device)?;
+    let student = distill_core::strategy::student_init::from_teacher_layers(&teacher.model, args.student_layers)?;
+    let seq = args.seq.first().copied().unwrap_or(128);
+    let batch = random_batch(&teacher.config, args.batch, seq, 3);
+    let forward = forward_time(&teacher.model, &batch, args.iterations);
+    let prediction = step_time(&teacher.model, &student, &batch, StepKind::Prediction, args.iterations);
+    let intermediate = step_time(&teacher.model, &student, &batch, StepKind::Intermediate, args.iterations);
+    let t_flops = forward_flops(&teacher.config, args.batch, seq);
+    let s_flops = forward_flops(&student.encoder.config, args.batch, seq);
+    // A training step: the teacher's forward, the student's forward and backward (about 2x forward).
+    let step_flops = t_flops + 3.0 * s_flops;
+    let student_forward = forward_time(&student, &batch, args.iterations);
+    Ok(json!({
+        "batch": args.batch, "seq": seq, "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "forward_ms": forward.seconds * 1e3, "forward_gflops": t_flops / forward.seconds / 1e9,
+        "student_forward_ms": student_forward.seconds * 1e3,
+        "student_speedup": forward.seconds / student_forward.seconds, "flops_ratio": t_flops / s_flops,
+        "prediction_step_ms": prediction.seconds * 1e3, "prediction_step_gflops": step_flops / prediction.seconds / 1e9,
+        "intermediate_step_ms": intermediate.seconds * 1e3, "intermediate_step_gflops": step_flops / intermediate.seconds / 1e9,
+        "gemm_gflops": gemm_gflops(1024, &device, args.iterations),
+    }))
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if args.steps {
+        println!("{}", serde_json::to_string_pretty(&steps(&args)?)?);
+        return Ok(());
+    }
+    if let Some(model) = &args.single {
+        println!("{}", measure(model, &args)?);
+        return Ok(());
+    }
+    let (t, s) = (args.teacher.clone().expect("required"), args.student.clone().expect("required"));
+    let teacher = child(&t, &args)?;
+    let student = child(&s, &args)?;
+    let mut speedup = json!({});
+    for &seq in &args.seq {
+        let l = format!("latency_ms_b1_s{seq}");
+        let th = format!("throughput_seq_per_s_b{}_s{seq}", args.batch);
+        speedup[&l] = json!(teacher[&l].as_f64().unwrap_or(0.0) / student[&l].as_f64().unwrap_or(f64::NAN));
+        speedup[&th] = json!(student[&th].as_f64().unwrap_or(0.0) / teacher[&th].as_f64().unwrap_or(f64::NAN));
+    }
+    let report = json!({"teacher": teacher, "student": student, "student_speedup": speedup});
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!("{:<34} {:>16} {:>16} {:>9}", "", "teacher", "student", "speed-up");
+    let keys: Vec<String> = teacher.as_object().expect("an object").keys().filter(|k| *k != "model").cloned().collect();
+    for key in keys {
+        let cell = |v: &Value| match v {
+            Value::Number(n) if n.is_f64() => format!("{:.2}", n.as_f64().unwrap_or(0.0)),
+            other => other.to_string().trim_matches('"').to_string(),
+        };
+        let sp = speedup.get(&key).and_then(Value::as_f64).map(|x| format!("{x:.2}x")).unwrap_or_default();
+        println!("{:<34} {:>16} {:>16} {:>9}", key, cell(&teacher[&key]), cell(&student[&key]), sp);
+    }
+    Ok(())
+}
