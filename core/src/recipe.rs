@@ -52,8 +52,8 @@ pub struct RunConfig {
     pub extra_teachers: Vec<String>,
     /// Student model to start from; without it the student is built (see `student_layers`).
     pub student: Option<String>,
-    /// Layers of a student built from the teacher; default: half the teacher's when widths
-    /// match, else the student plugin's default shape.
+    /// Layers of a student built from the teacher's layers; default: half the teacher's, or the
+    /// student plugin's default when one is named and its width matches the teacher's.
     pub student_layers: Option<usize>,
     /// Build the student at random in the student plugin's default shape, even if widths match.
     pub random_student: bool,
@@ -235,14 +235,15 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
     let extra: Vec<Pretrained> = config.extra_teachers.iter().map(|t| Pretrained::load(t, config.teacher_plugin.as_deref(), registry, device)).collect::<Result<_>>()?;
 
     // The student: a checkpoint, the teacher's layers, or random in the student plugin's shape.
-    let student_spec: ArchitectureSpec = match (&config.student_plugin, &teacher) {
-        (Some(name), _) => registry.require(name)?.spec.clone(),
-        (None, Some(t)) => t.spec.clone(),
-        (None, None) => return Err(DistillError::Invalid("give --student-plugin, --student or --teacher".into())),
+    let student_loaded = config.student.as_ref().map(|s| Pretrained::load(s, config.student_plugin.as_deref(), registry, device)).transpose()?;
+    let student_spec: ArchitectureSpec = match (&config.student_plugin, &student_loaded, &teacher) {
+        (Some(name), _, _) => registry.require(name)?.spec.clone(),
+        (None, Some(s), _) => s.spec.clone(),
+        (None, None, Some(t)) => t.spec.clone(),
+        (None, None, None) => return Err(DistillError::Invalid("give --student or --teacher".into())),
     };
-    let (mut student_model, tokenizer, base_config) = match (&config.student, &teacher) {
-        (Some(s), _) => {
-            let p = Pretrained::load(s, config.student_plugin.as_deref(), registry, device)?;
+    let (mut student_model, tokenizer, base_config) = match (student_loaded, &teacher) {
+        (Some(p), _) => {
             let tok = match p.tokenizer {
                 Some(t) => Some(t),
                 None => teacher.as_ref().and_then(|t| t.tokenizer.as_ref()).map(|x| TextTokenizer::load(&x.files)).transpose()?,
@@ -250,15 +251,23 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
             (p.model, tok, p.raw_config)
         }
         (None, Some(t)) => {
+            // Copy teacher layers when the widths allow it (DistilBERT style), else start at random
+            // in the student plugin's default shape.
             let shape = student_spec.student;
-            let widths_match = shape.hidden_size == t.config.hidden_size || config.student_layers.is_some();
-            let model = if widths_match && !config.random_student {
-                let layers = config.student_layers.unwrap_or((t.config.num_layers / 2).max(1));
-                from_teacher_layers(&t.model, layers)?
-            } else {
-                let shape = StudentShape { num_layers: config.student_layers.unwrap_or(shape.num_layers), ..shape };
-                let head = t.model.head().map(|h| (h, t.model.classifier.as_ref().map_or(2, |c| c.num_labels())));
-                random_student(&student_spec, &t.config, Some(shape), head, config.train_config.seed, device)?
+            let copy_layers = match (config.student_layers, &config.student_plugin) {
+                _ if config.random_student => None,
+                (Some(n), _) => Some(n),
+                (None, Some(_)) if shape.hidden_size == t.config.hidden_size => Some(shape.num_layers.min(t.config.num_layers)),
+                (None, Some(_)) => None,
+                (None, None) => Some((t.config.num_layers / 2).max(1)),
+            };
+            let model = match copy_layers {
+                Some(layers) => from_teacher_layers(&t.model, layers)?,
+                None => {
+                    let shape = StudentShape { num_layers: config.student_layers.unwrap_or(shape.num_layers), ..shape };
+                    let head = t.model.head().map(|h| (h, t.model.classifier.as_ref().map_or(2, |c| c.num_labels())));
+                    random_student(&student_spec, &t.config, Some(shape), head, config.train_config.seed, device)?
+                }
             };
             let tok = t.tokenizer.as_ref().map(|x| TextTokenizer::load(&x.files)).transpose()?;
             (model, tok, t.raw_config.clone())
@@ -294,9 +303,6 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         (None, Some(Head::Classification)) => Task::Classification,
         (None, _) => Task::Qa,
     };
-    if task == Task::Qa && student_model.qa.is_none() {
-        return Err(DistillError::Invalid("the student has no QA head: start from a QA checkpoint or a teacher with one".into()));
-    }
     let labels: Vec<String> = match (&config.labels, task) {
         (Some(l), _) => l.clone(),
         (None, Task::Classification) => match teacher.as_ref().and_then(|t| t.model.classifier.as_ref().map(|c| labels_of(&t.raw_config, c.num_labels()))) {
@@ -311,6 +317,20 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         (None, Task::Qa) => vec![],
     };
 
+    // A base checkpoint gets a new head for the task, as transformers does when it loads one
+    // into a task class (a note says so).
+    let needs_head = match task {
+        Task::Qa => student_model.qa.is_none(),
+        Task::Classification => student_model.classifier.as_ref().is_none_or(|c| c.num_labels() != labels.len()),
+    };
+    if needs_head {
+        let head = match task {
+            Task::Qa => (Head::QuestionAnswering, 2),
+            Task::Classification => (Head::Classification, labels.len()),
+        };
+        eprintln!("note: the student has no {:?} head for this task; it gets a new one, initialised at random", head.0);
+        student_model = crate::model::with_new_head(student_model, head, student_spec.head_layout(), config.train_config.seed)?;
+    }
     let data = load_data(task, config, &tokenizer, &labels, &train_path)?;
     let export = |model: &TaskModel, dir: &Path| save_model(model, &student_spec, &base_config, Some(&tokenizer.files), dir);
     let teachers: Vec<TaskModel> = teacher.iter().chain(extra.iter()).map(|t| t.model.clone()).collect();

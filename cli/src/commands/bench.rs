@@ -100,7 +100,11 @@ fn steps(args: &Args) -> Result<Value> {
     use distill_core::bench::{StepKind, forward_flops, gemm_gflops, step_time};
     let registry = distill_core::registry::Registry::builtin()?;
     let device = distill_core::default_device();
-    let teacher = Pretrained::load(args.teacher.as_deref().expect("required"), None, &registry, &device)?;
+    let mut teacher = Pretrained::load(args.teacher.as_deref().expect("required"), None, &registry, &device)?;
+    if teacher.model.qa.is_none() {
+        // A base checkpoint (MiniLM ships without a head): time it with a new QA head.
+        teacher.model = distill_core::model::with_new_head(teacher.model, (distill_core::model::Head::QuestionAnswering, 2), teacher.spec.head_layout(), 1)?;
+    }
     let student = distill_core::strategy::student_init::from_teacher_layers(&teacher.model, args.student_layers)?;
     let seq = args.seq.first().copied().unwrap_or(128);
     let batch = random_batch(&teacher.config, args.batch, seq, 3);

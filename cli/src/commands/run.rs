@@ -48,8 +48,9 @@ pub struct Args {
     /// A further teacher whose soft targets are averaged with the first's (repeatable).
     #[arg(long = "extra-teacher", value_name = "DIR|HUB_ID")]
     extra_teachers: Vec<String>,
-    /// Student to start from [default: built from the teacher's layers when the widths match,
-    /// else random in the student plugin's default shape].
+    /// Student to start from [default: built from the teacher: half its layers, or with
+    /// --student-plugin that plugin's default layer count when the widths match; otherwise
+    /// random in the student plugin's default shape].
     #[arg(long, value_name = "DIR|HUB_ID")]
     student: Option<String>,
     /// Layers of a student built from the teacher [default: half the teacher's].

@@ -93,3 +93,15 @@ pub fn init_random(
     let mut source = RandomInit::new(seed, config.initializer_range);
     build_task_model(config, head, layout, &mut source, device)
 }
+
+/// `model` with a new task head (seeded random), replacing any head it had: what a base
+/// checkpoint gets when it is trained for a task, as transformers does on loading one into a
+/// task class.
+pub fn with_new_head(mut model: TaskModel, head: (Head, usize), layout: HeadLayout, seed: u64) -> Result<TaskModel> {
+    let device = model.encoder.device();
+    let fresh = init_random(&model.encoder.config, Some(head), layout, seed, &device)?;
+    model.qa = fresh.qa;
+    model.classifier = fresh.classifier;
+    model.mlm = fresh.mlm;
+    Ok(model)
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""The PyTorch side of scripts/bench-vs-pytorch.sh: the same measurements as
+`distill bench --steps` on the same checkpoint, in eager PyTorch on CPU.
+
+    python3 scripts/bench_torch.py MODEL_DIR [--batch 8] [--seq 128] [--threads N] [--iterations 3]
+"""
+import argparse
+import copy
+import json
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+import transformers as tf
+
+
+def timed(fn, iterations):
+    fn()
+    samples = []
+    for _ in range(iterations):
+        t = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)
+
+
+def flops(cfg, b, l, layers):
+    h, f = cfg.hidden_size, cfg.intermediate_size
+    return layers * (2 * b * l * (4 * h * h + 2 * h * f) + 4 * b * l * l * h)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("model")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--seq", type=int, default=128)
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--iterations", type=int, default=3)
+    p.add_argument("--student-layers", type=int, default=3)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    teacher = tf.BertForQuestionAnswering.from_pretrained(a.model, attn_implementation="eager").eval()
+    cfg = teacher.config
+    n = cfg.num_hidden_layers
+    student = copy.deepcopy(teacher)
+    keep = [i * n // a.student_layers for i in range(a.student_layers)]
+    student.bert.encoder.layer = torch.nn.ModuleList([student.bert.encoder.layer[i] for i in keep])
+    student.config.num_hidden_layers = a.student_layers
+    student.train()
+    ids = torch.randint(1000, cfg.vocab_size, (a.batch, a.seq))
+    mask = torch.ones_like(ids)
+    gold = torch.zeros(a.batch, dtype=torch.long)
+    opt = torch.optim.AdamW(student.parameters(), lr=1e-5, weight_decay=0.01)
+
+    def forward():
+        with torch.no_grad():
+            teacher(input_ids=ids, attention_mask=mask)
+
+    def student_forward():
+        with torch.no_grad():
+            student.eval()
+            student(input_ids=ids, attention_mask=mask)
+            student.train()
+
+    T, w = 1.5, 0.75
+
+    def prediction_step():
+        with torch.no_grad():
+            t = teacher(input_ids=ids, attention_mask=mask)
+        s = student(input_ids=ids, attention_mask=mask)
+        loss = 0
+        for sl, tl in ((s.start_logits, t.start_logits), (s.end_logits, t.end_logits)):
+            kd = F.kl_div(F.log_softmax(sl / T, -1), F.log_softmax(tl / T, -1), reduction="batchmean", log_target=True) * T * T
+            loss = loss + (w * kd + (1 - w) * F.cross_entropy(sl, gold)) / 2
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+
+    def intermediate_step():
+        with torch.no_grad():
+            t = teacher(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+        s = student(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+        pairs = [((i + 1), (i + 1) * n // a.student_layers) for i in range(a.student_layers)]
+        loss = F.mse_loss(s.hidden_states[0], t.hidden_states[0])
+        for si, ti in pairs:
+            loss = loss + F.mse_loss(s.hidden_states[si], t.hidden_states[ti]) / len(pairs)
+            loss = loss + F.mse_loss(s.attentions[si - 1], t.attentions[ti - 1]) / len(pairs)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+
+    x = torch.full((1024, 1024), 0.5)
+    y = torch.full((1024, 1024), 0.25)
+    gemm = timed(lambda: x @ y, a.iterations)
+    fwd = timed(forward, a.iterations)
+    sfwd = timed(student_forward, a.iterations)
+    pred = timed(prediction_step, a.iterations)
+    inter = timed(intermediate_step, a.iterations)
+    tf_ = flops(cfg, a.batch, a.seq, n)
+    sf = flops(cfg, a.batch, a.seq, a.student_layers)
+    step_flops = tf_ + 3 * sf
+    print(json.dumps({
+        "torch": torch.__version__, "threads": a.threads, "batch": a.batch, "seq": a.seq,
+        "forward_ms": fwd * 1e3, "forward_gflops": tf_ / fwd / 1e9, "student_forward_ms": sfwd * 1e3,
+        "student_speedup": fwd / sfwd, "flops_ratio": tf_ / sf,
+        "prediction_step_ms": pred * 1e3, "prediction_step_gflops": step_flops / pred / 1e9,
+        "intermediate_step_ms": inter * 1e3, "intermediate_step_gflops": step_flops / inter / 1e9,
+        "gemm_gflops": 2 * 1024 ** 3 / gemm / 1e9,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
