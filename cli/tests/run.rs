@@ -156,3 +156,50 @@ fn killed_and_resumed_run_ends_with_the_weights_of_an_uninterrupted_run() {
     let log = std::fs::read_to_string(interrupted.join("stage-1-prediction/metrics.jsonl")).unwrap();
     assert!(log.lines().filter(|l| l.contains("\"step\":1,")).count() == 1, "the resumed run did not start over");
 }
+
+#[test]
+fn a_nan_loss_stops_the_run_with_a_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher = tmp.path().join("teacher");
+    tiny_qa_bert(&teacher, 2, 32, 4, 7);
+    // Poison the QA head's bias: its logits, and so the loss, become NaN.
+    let weights = teacher.join("model.safetensors");
+    let ckpt = distill_core::weights::Checkpoint::open(&weights).unwrap();
+    let mut tensors = std::collections::BTreeMap::new();
+    for name in ckpt.names() {
+        let (shape, mut values) = ckpt.tensor_f32(&name).unwrap();
+        if name == "qa_outputs.bias" {
+            values[0] = f32::NAN;
+        }
+        tensors.insert(name, (shape, values));
+    }
+    drop(ckpt);
+    distill_core::weights::write_safetensors(&weights, &tensors, None).unwrap();
+    let output = tmp.path().join("out");
+    let out = distill(&["--teacher", teacher.to_str().unwrap(), "--train", &squad("sample-v2.0.json"), "--output", output.to_str().unwrap(), "--student-layers", "1", "--max-seq-len", "64"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let msg = text(&out);
+    assert!(msg.contains("loss became NaN at step 1") && msg.contains("last good checkpoint") && !msg.contains("panicked"), "{msg}");
+    assert!(!output.join("stage-1-prediction/done.json").exists());
+}
+
+#[test]
+fn multiple_teachers_accumulation_and_early_stopping() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (t1, t2) = (tmp.path().join("t1"), tmp.path().join("t2"));
+    tiny_qa_bert(&t1, 2, 32, 4, 8);
+    tiny_qa_bert(&t2, 2, 32, 4, 9);
+    let output = tmp.path().join("out");
+    // A learning rate of zero never improves the dev score: early stopping after 2 evaluations.
+    let out = distill(&[
+        "--teacher", t1.to_str().unwrap(), "--extra-teacher", t2.to_str().unwrap(), "--train", &squad("sample-v2.0.json"), "--dev", &squad("tiny-v2.0.json"),
+        "--output", output.to_str().unwrap(), "--student-layers", "1", "--max-seq-len", "64", "--batch-size", "2", "--grad-accum", "2",
+        "--epochs", "20", "--learning-rate", "0", "--eval-every", "1", "--patience", "2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out).matches("teacher logits computed into").count(), 2, "{}", text(&out));
+    let done: serde_json::Value = distill_core::io::read_json(&output.join("stage-1-prediction/done.json")).unwrap();
+    assert_eq!(done["stopped_early"], true, "{done}");
+    assert_eq!(done["steps"], 3, "best at step 1, then two evaluations without improvement: {done}");
+    assert!(output.join("stage-1-prediction/best/model.safetensors").is_file());
+}

