@@ -1,8 +1,8 @@
 use burn::module::Module;
 use burn::nn::{Dropout, LayerNorm, Linear};
-use burn::tensor::activation::{gelu, gelu_approximate, relu};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use super::activation::activate;
 use super::attention::SelfAttention;
 use super::config::{Activation, EncoderConfig, PositionScheme};
 use super::embeddings::Embeddings;
@@ -18,14 +18,6 @@ pub struct EncoderLayer {
     pub dropout: Dropout,
     #[module(skip)]
     pub activation: Activation,
-}
-
-pub(crate) fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {
-    match activation {
-        Activation::Gelu => gelu(x),
-        Activation::GeluTanh => gelu_approximate(x),
-        Activation::Relu => relu(x),
-    }
 }
 
 /// Everything an encoder computes that distillation may match. `hidden_states[0]` is the

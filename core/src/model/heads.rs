@@ -5,7 +5,8 @@ use burn::tensor::activation::{relu, tanh};
 use serde::{Deserialize, Serialize};
 
 use super::config::Activation;
-use super::encoder::{Encoder, EncoderOutput, activate};
+use super::activation::activate;
+use super::encoder::{Encoder, EncoderOutput};
 use crate::inputs::TokenBatch;
 
 /// Extractive QA: one linear layer giving start and end logits per token.

@@ -2,6 +2,7 @@
 //! and its task heads. Plain structs with one forward each, in the spirit of
 //! candle-transformers' `bert.rs`; every architecture difference is a field of [`EncoderConfig`].
 
+mod activation;
 mod attention;
 mod config;
 mod embeddings;
