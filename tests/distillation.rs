@@ -8,7 +8,7 @@
 //! transfer set, as in Hinton et al.).
 
 use distill_core::burn::module::Module;
-use distill_core::model::{Activation, EncoderConfig, Head, HeadLayout, PoolerActivation, PositionScheme, RandomInit, TaskModel, init_random};
+use distill_core::model::{EncoderConfig, Head, HeadLayout, PoolerActivation, RandomInit, TaskModel, init_random};
 use distill_core::strategy::intermediate::{IntermediateConfig, Projections};
 use distill_core::strategy::mapping::LayerMapping;
 use distill_core::strategy::prediction::{KdLoss, PredictionConfig};
@@ -40,23 +40,7 @@ fn examples(n: usize, seed: u64, labelled: bool) -> Vec<TrainExample> {
 }
 
 fn config(layers: usize, hidden: usize) -> EncoderConfig {
-    EncoderConfig {
-        vocab_size: VOCAB,
-        hidden_size: hidden,
-        num_layers: layers,
-        num_heads: 4,
-        intermediate_size: hidden * 2,
-        max_position_embeddings: 32,
-        type_vocab_size: 2,
-        layer_norm_eps: 1e-12,
-        activation: Activation::Gelu,
-        position_scheme: PositionScheme::Absolute,
-        sinusoidal_positions: false,
-        pad_token_id: 0,
-        hidden_dropout: 0.1,
-        attention_dropout: 0.1,
-        initializer_range: 0.05,
-    }
+    EncoderConfig { max_position_embeddings: 32, initializer_range: 0.05, ..distill_tests::tiny_config(VOCAB, layers, hidden, 4) }
 }
 
 fn model(layers: usize, hidden: usize, seed: u64) -> TaskModel {

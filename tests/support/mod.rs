@@ -88,11 +88,22 @@ pub fn minilm_dir() -> PathBuf {
 /// Writes a small random BERT with a QA head and the real bert-base-uncased WordPiece
 /// vocabulary (from ../shared) into `dir`: a real tokenizer, a model that trains in seconds.
 pub fn tiny_qa_bert(dir: &Path, layers: usize, hidden: usize, heads: usize, seed: u64) {
-    use distill_core::model::{Activation, EncoderConfig, Head, PositionScheme, init_random};
+    use distill_core::model::{Head, init_random};
     let registry = distill_core::registry::Registry::builtin().unwrap();
     let spec = registry.get("bert").unwrap().spec.clone();
-    let config = EncoderConfig {
-        vocab_size: 30522,
+    let config = tiny_config(30522, layers, hidden, heads);
+    let model = init_random(&config, Some((Head::QuestionAnswering, 2)), spec.head_layout(), seed, &distill_core::default_device()).unwrap();
+    let vocab_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(shared().join("data/vocab/bert-base-uncased-vocab.txt"), vocab_dir.path().join("vocab.txt")).unwrap();
+    let tokenizer = distill_core::tokenizer::TokenizerFiles::find(vocab_dir.path()).unwrap();
+    distill_core::pretrained::save_model(&model, &spec, &serde_json::Map::new(), Some(&tokenizer), dir).unwrap();
+}
+
+/// A small BERT-shaped configuration for tests (GELU, dropout 0.1, 512 positions).
+pub fn tiny_config(vocab_size: usize, layers: usize, hidden: usize, heads: usize) -> distill_core::model::EncoderConfig {
+    use distill_core::model::{Activation, EncoderConfig, PositionScheme};
+    EncoderConfig {
+        vocab_size,
         hidden_size: hidden,
         num_layers: layers,
         num_heads: heads,
@@ -107,10 +118,5 @@ pub fn tiny_qa_bert(dir: &Path, layers: usize, hidden: usize, heads: usize, seed
         hidden_dropout: 0.1,
         attention_dropout: 0.1,
         initializer_range: 0.02,
-    };
-    let model = init_random(&config, Some((Head::QuestionAnswering, 2)), spec.head_layout(), seed, &distill_core::default_device()).unwrap();
-    let vocab_dir = tempfile::tempdir().unwrap();
-    std::fs::copy(shared().join("data/vocab/bert-base-uncased-vocab.txt"), vocab_dir.path().join("vocab.txt")).unwrap();
-    let tokenizer = distill_core::tokenizer::TokenizerFiles::find(vocab_dir.path()).unwrap();
-    distill_core::pretrained::save_model(&model, &spec, &serde_json::Map::new(), Some(&tokenizer), dir).unwrap();
+    }
 }

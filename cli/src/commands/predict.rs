@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use distill_core::pretrained::Pretrained;
 use distill_core::task::qa::decode::{DecodeConfig, decode};
-use distill_core::task::qa::features::{FeatureConfig, QaExample, QaFeature, batch_features, build_features};
+use distill_core::task::qa::features::{FeatureConfig, QaExample, build_features};
 use serde_json::json;
 
 #[derive(clap::Args)]
@@ -65,19 +65,7 @@ pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
     };
     let features = FeatureConfig { max_seq_len: 384.min(model.config.max_sequence_length()), ..FeatureConfig::default() };
     let feats = build_features(&examples, tokenizer, &features)?;
-    let (mut starts, mut ends) = (vec![], vec![]);
-    for chunk in feats.chunks(16) {
-        let refs: Vec<&QaFeature> = chunk.iter().collect();
-        let batch = batch_features(&refs, tokenizer.pad_id());
-        let seq = batch.seq_len();
-        let qa = model.model.forward(&batch).qa.expect("checked above");
-        let (_, s) = distill_core::model::to_host(qa.start_logits);
-        let (_, e) = distill_core::model::to_host(qa.end_logits);
-        for row in 0..chunk.len() {
-            starts.push(s[row * seq..(row + 1) * seq].to_vec());
-            ends.push(e[row * seq..(row + 1) * seq].to_vec());
-        }
-    }
+    let (starts, ends) = distill_core::train::evaluate::qa_logits(&model.model, &feats, tokenizer.pad_id(), 16);
     let config = DecodeConfig { n_best: 20, max_answer_length: args.max_answer_length, null_threshold: args.null_threshold };
     let mut stdout = std::io::stdout().lock();
     for p in decode(&examples, &feats, &starts, &ends, &config) {

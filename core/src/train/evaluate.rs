@@ -28,6 +28,24 @@ pub trait Evaluator {
     fn evaluate(&self, model: &TaskModel) -> Result<EvalReport>;
 }
 
+/// Start and end logits of `model` for each feature, in batches of `batch_size`.
+pub fn qa_logits(model: &TaskModel, features: &[QaFeature], pad_id: u32, batch_size: usize) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let (mut starts, mut ends) = (Vec::with_capacity(features.len()), Vec::with_capacity(features.len()));
+    for chunk in features.chunks(batch_size.max(1)) {
+        let refs: Vec<&QaFeature> = chunk.iter().collect();
+        let batch = batch_features(&refs, pad_id);
+        let seq = batch.seq_len();
+        let qa = model.forward(&batch).qa.expect("QA logits come from a model with a QA head");
+        let (_, s) = to_host(qa.start_logits);
+        let (_, e) = to_host(qa.end_logits);
+        for row in 0..chunk.len() {
+            starts.push(s[row * seq..(row + 1) * seq].to_vec());
+            ends.push(e[row * seq..(row + 1) * seq].to_vec());
+        }
+    }
+    (starts, ends)
+}
+
 /// Runs a QA model over a SQuAD dev file.
 pub struct QaEvaluator {
     pub squad: SquadFile,
@@ -50,19 +68,7 @@ impl QaEvaluator {
     /// Predictions of `model`, one per question, and the questions per second.
     pub fn predict(&self, model: &TaskModel) -> (Vec<QaPrediction>, f64) {
         let started = Instant::now();
-        let (mut starts, mut ends) = (Vec::with_capacity(self.features.len()), Vec::with_capacity(self.features.len()));
-        for chunk in self.features.chunks(self.batch_size.max(1)) {
-            let refs: Vec<&QaFeature> = chunk.iter().collect();
-            let batch = batch_features(&refs, self.pad_id);
-            let seq = batch.seq_len();
-            let qa = model.forward(&batch).qa.expect("a QA evaluator runs a model with a QA head");
-            let (_, s) = to_host(qa.start_logits);
-            let (_, e) = to_host(qa.end_logits);
-            for row in 0..chunk.len() {
-                starts.push(s[row * seq..(row + 1) * seq].to_vec());
-                ends.push(e[row * seq..(row + 1) * seq].to_vec());
-            }
-        }
+        let (starts, ends) = qa_logits(model, &self.features, self.pad_id, self.batch_size);
         let predictions = decode(&self.examples, &self.features, &starts, &ends, &self.decode);
         let rate = self.examples.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
         (predictions, rate)

@@ -7,30 +7,18 @@ use distill_core::registry::{
     TaskClassNames, TensorNames, bert_family_defaults,
 };
 
+/// BERT's names under `roberta.`, with RoBERTa's classification and masked-LM heads.
 pub fn tensor_names() -> TensorNames {
     let s = |v: &str| v.to_string();
     TensorNames {
         base_prefixes: vec![s("roberta."), s("")],
-        word_embeddings: s("embeddings.word_embeddings.weight"),
-        position_embeddings: s("embeddings.position_embeddings.weight"),
-        token_type_embeddings: Some(s("embeddings.token_type_embeddings.weight")),
-        embedding_norm: s("embeddings.LayerNorm"),
-        layer: s("encoder.layer.{i}."),
-        query: s("attention.self.query"),
-        key: s("attention.self.key"),
-        value: s("attention.self.value"),
-        attention_output: s("attention.output.dense"),
-        attention_norm: s("attention.output.LayerNorm"),
-        ffn_in: s("intermediate.dense"),
-        ffn_out: s("output.dense"),
-        ffn_norm: s("output.LayerNorm"),
-        qa_outputs: s("qa_outputs"),
         classifier_dense: s("classifier.dense"),
         classifier_out: s("classifier.out_proj"),
         mlm_dense: s("lm_head.dense"),
         mlm_norm: s("lm_head.layer_norm"),
         mlm_bias: s("lm_head.bias"),
         ignored: vec![s("embeddings.position_ids"), s("pooler.dense.weight"), s("pooler.dense.bias"), s("lm_head.decoder.weight"), s("lm_head.decoder.bias")],
+        ..distill_plugin_bert::bert_tensor_names()
     }
 }
 
