@@ -340,7 +340,6 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
     if start > stage_list.len() {
         return Err(DistillError::Invalid(format!("--start-stage {start}: strategy {} has {} stages", config.strategy.name(), stage_list.len())));
     }
-    let mut last_dir = None;
     for (index, (name, intermediate)) in stage_list.iter().enumerate() {
         let number = index + 1;
         let dir = output.join(format!("stage-{number}-{name}"));
@@ -351,7 +350,6 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
                 .map_err(|e| DistillError::Invalid(format!("stage {number} ({name}) is skipped, but its student cannot be loaded: {e}")))?;
             student_model = p.model;
             stage_reports.push(json!({"stage": name, "skipped": true}));
-            last_dir = Some(dir);
             continue;
         }
         let examples_owned;
@@ -414,12 +412,10 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         let report = json!({"stage": name, "steps": outcome.state.step, "seconds": outcome.seconds, "best_metric": outcome.best_metric, "best_step": outcome.state.best_step, "stopped_early": outcome.state.stopped_early, "eval": outcome.last_eval});
         crate::io::write_json_atomic(&done, &report)?;
         stage_reports.push(report);
-        last_dir = Some(dir);
     }
     let student_dir = output.join("student");
     export(&student_model, &student_dir)?;
     let report = RunReport { output: output.clone(), student: student_dir, stages: stage_reports, plan };
     crate::io::write_json_atomic(&output.join("report.json"), &report)?;
-    let _ = last_dir;
     Ok(report)
 }

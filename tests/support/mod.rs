@@ -120,3 +120,17 @@ pub fn tiny_config(vocab_size: usize, layers: usize, hidden: usize, heads: usize
         initializer_range: 0.02,
     }
 }
+
+/// Like [`tiny_qa_bert`], with a classification head of `labels` classes named in config.json.
+pub fn tiny_classifier_bert(dir: &Path, layers: usize, hidden: usize, labels: &[&str], seed: u64) {
+    use distill_core::model::{Head, init_random};
+    let registry = distill_core::registry::Registry::builtin().unwrap();
+    let spec = registry.get("bert").unwrap().spec.clone();
+    let model = init_random(&tiny_config(30522, layers, hidden, 4), Some((Head::Classification, labels.len())), spec.head_layout(), seed, &distill_core::default_device()).unwrap();
+    let vocab_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(shared().join("data/vocab/bert-base-uncased-vocab.txt"), vocab_dir.path().join("vocab.txt")).unwrap();
+    let tokenizer = distill_core::tokenizer::TokenizerFiles::find(vocab_dir.path()).unwrap();
+    let mut config = serde_json::Map::new();
+    config.insert("id2label".into(), labels.iter().enumerate().map(|(i, l)| (i.to_string(), serde_json::Value::from(*l))).collect::<serde_json::Map<_, _>>().into());
+    distill_core::pretrained::save_model(&model, &spec, &config, Some(&tokenizer), dir).unwrap();
+}

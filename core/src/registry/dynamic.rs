@@ -45,7 +45,7 @@ pub fn read_library(path: &Path) -> Result<Vec<ArchitectureSpec>, PluginLoadErro
     // SAFETY: loading runs the library's initialisers; plugin libraries are code the user chose
     // to trust by naming them, as with any native plugin system.
     let library = unsafe { libloading::Library::new(path) }.map_err(|e| fail(path, format!("not a loadable shared library: {e}")))?;
-    let (version, manifest) = {
+    let manifest = {
         // SAFETY: the symbol types are those the plugin ABI defines.
         let abi = unsafe { library.get::<unsafe extern "C" fn() -> u32>(ABI_SYMBOL) }
             .map_err(|_| fail(path, "missing entry point `distill_plugin_abi_version`"))?;
@@ -61,9 +61,8 @@ pub fn read_library(path: &Path) -> Result<Vec<ArchitectureSpec>, PluginLoadErro
         }
         // SAFETY: the ABI requires a NUL-terminated string that lives as long as the library.
         let text = unsafe { CStr::from_ptr(ptr) }.to_str().map_err(|_| fail(path, "the manifest is not UTF-8"))?.to_string();
-        (version, text)
+        text
     };
-    let _ = version;
     // Never unload: specs are copied, but unloading native code is a source of crashes.
     std::mem::forget(library);
     let manifest: Manifest = serde_json::from_str(&manifest).map_err(|e| fail(path, format!("malformed or incomplete manifest: {e}")))?;
