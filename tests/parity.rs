@@ -83,3 +83,28 @@ fn real_minilm_on_real_text_matches_transformers() {
     println!("minilm: max |diff| {diff:.3e} (at {worst})");
     assert!(diff <= 2e-4, "MiniLM `{worst}` differs from transformers by {diff:e}");
 }
+
+#[test]
+fn fused_inference_path_gives_the_same_head_outputs() {
+    use distill_core::model::Keep;
+    let registry = Registry::builtin().unwrap();
+    for name in ["bert-qa", "roberta-cls", "distilbert-qa"] {
+        let dir = fixture(name);
+        let model = Pretrained::load(dir.to_str().unwrap(), None, &registry, &distill_core::default_device()).unwrap();
+        let input: serde_json::Value = distill_core::io::read_json(&dir.join("inputs.json")).unwrap();
+        let batch = TokenBatch::from_json(&input, None, 512, "inputs.json").unwrap();
+        let full = model.model.forward(&batch);
+        let fused = model.model.forward_keeping(&batch, Keep::LastHidden);
+        assert!(fused.encoder.attention_scores.is_empty());
+        let host = |t: distill_core::burn::tensor::Tensor<2>| distill_core::model::to_host(t).1;
+        let pairs: Vec<(Vec<f32>, Vec<f32>)> = match (full.qa, fused.qa, full.logits, fused.logits) {
+            (Some(a), Some(b), _, _) => vec![(host(a.start_logits), host(b.start_logits)), (host(a.end_logits), host(b.end_logits))],
+            (_, _, Some(a), Some(b)) => vec![(host(a), host(b))],
+            _ => panic!("{name}: no head output"),
+        };
+        for (a, b) in pairs {
+            let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            assert!(diff < 1e-5, "{name}: fused path differs by {diff}");
+        }
+    }
+}

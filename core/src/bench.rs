@@ -9,7 +9,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::Serialize;
 
 use crate::inputs::TokenBatch;
-use crate::model::{EncoderConfig, RandomInit, TaskModel};
+use crate::model::{EncoderConfig, Keep, RandomInit, TaskModel};
 use crate::strategy::intermediate::{IntermediateConfig, Projections, intermediate_loss};
 use crate::strategy::prediction::{PredictionConfig, TeacherLogits, prediction_loss};
 use crate::train::checkpoint::Trainable;
@@ -55,7 +55,7 @@ pub fn time<F: FnMut()>(iterations: usize, mut f: F) -> Timing {
 /// Seconds of one forward pass (waiting for the result) of `model` on `batch`.
 pub fn forward_time(model: &TaskModel, batch: &TokenBatch, iterations: usize) -> Timing {
     time(iterations, || {
-        let out = model.forward(batch);
+        let out = model.forward_keeping(batch, Keep::LastHidden);
         let last = out.encoder.last_hidden_state();
         let _ = last.sum().into_scalar::<f32>();
     })
@@ -94,7 +94,7 @@ pub fn step_time(teacher: &TaskModel, student: &TaskModel, batch: &TokenBatch, k
     let pairs = crate::strategy::mapping::LayerMapping::Uniform.resolve(layers, teacher.encoder.layers.len()).unwrap_or_default();
     time(iterations, || {
         let model = trainable.take().expect("put back after each step");
-        let t_out = teacher.forward(batch);
+        let t_out = teacher.forward_keeping(batch, if kind == StepKind::Prediction { Keep::LastHidden } else { Keep::Everything });
         let s_out = model.model.forward(batch);
         let loss = match kind {
             StepKind::Prediction => {

@@ -167,7 +167,7 @@ impl Augmenter<'_> {
                 let texts: Vec<String> = chunk.iter().map(|(_, t)| t.clone()).collect();
                 let batch = tok.encode_texts(&texts, model.encoder.config.max_sequence_length().min(512))?;
                 let seq = batch.seq_len();
-                let logits = model.forward(&batch).mlm_logits.expect("checked: the model has a masked-LM head");
+                let logits = model.forward_keeping(&batch, crate::model::Keep::LastHidden).mlm_logits.expect("checked: the model has a masked-LM head");
                 let (shape, values) = to_host(logits);
                 let vocab = shape[2];
                 for (row, (piece, _)) in chunk.iter().enumerate() {

@@ -2,6 +2,8 @@ use burn::module::Module;
 use burn::nn::{Dropout, LayerNorm, Linear};
 use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 
 /// Multi-head self-attention with its output projection and post-LN residual. Unlike burn's
 /// `MultiHeadAttention` it returns the raw pre-softmax scores, which TinyBERT's attention loss
@@ -29,6 +31,23 @@ pub struct AttentionOutput {
 impl SelfAttention {
     /// `mask_bias` is `[batch, 1, 1, seq]`: 0 for real tokens and a large negative number for
     /// padding, added to the scores exactly as transformers' eager attention does.
+    /// The block output only, through the backend's fused attention (no score or probability
+    /// maps are kept). For inference: the fused kernel has no dropout and no backward.
+    pub fn forward_fused(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+        let [batch, seq, width] = hidden.dims();
+        let head_dim = width / self.num_heads;
+        let split = |x: Tensor<3>| x.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
+        let q = split(self.query.forward(hidden.clone()));
+        let k = split(self.key.forward(hidden.clone()));
+        let v = split(self.value.forward(hidden.clone()));
+        // The additive mask as [batch, 1, seq, seq]: one tile per sequence, shared by the heads.
+        let bias = mask_bias.expand([batch, 1, seq, seq]);
+        let context = attention(q, k, v, None, Some(bias), AttentionModuleOptions::default())
+            .swap_dims(1, 2)
+            .reshape([batch, seq, width]);
+        self.layer_norm.forward(self.output.forward(context) + hidden)
+    }
+
     pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> AttentionOutput {
         let [batch, seq, width] = hidden.dims();
         let head_dim = width / self.num_heads;

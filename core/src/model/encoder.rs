@@ -36,12 +36,26 @@ impl EncoderOutput {
 }
 
 impl EncoderLayer {
+    fn feed_forward(&self, attended: Tensor<3>) -> Tensor<3> {
+        let inner = activate(self.activation, self.ffn_in.forward(attended.clone()));
+        let out = self.dropout.forward(self.ffn_out.forward(inner));
+        self.ffn_layer_norm.forward(out + attended)
+    }
+
     fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> (Tensor<3>, Tensor<4>, Tensor<4>) {
         let attended = self.attention.forward(hidden, mask_bias);
-        let inner = activate(self.activation, self.ffn_in.forward(attended.hidden.clone()));
-        let out = self.dropout.forward(self.ffn_out.forward(inner));
-        (self.ffn_layer_norm.forward(out + attended.hidden), attended.scores, attended.probs)
+        (self.feed_forward(attended.hidden), attended.scores, attended.probs)
     }
+}
+
+/// What a forward pass keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Every hidden state and attention map (distillation, `distill forward`).
+    Everything,
+    /// The last hidden state only, through fused attention where the backend allows it
+    /// (inference: teachers' logits, evaluation, prediction).
+    LastHidden,
 }
 
 #[derive(Module, Debug)]
@@ -108,8 +122,25 @@ impl Encoder {
     }
 
     pub fn forward(&self, batch: &TokenBatch) -> EncoderOutput {
+        self.forward_keeping(batch, Keep::Everything)
+    }
+
+    /// A forward pass keeping what `keep` says. With `Keep::LastHidden`, `hidden_states` holds
+    /// the last state only and no attention maps; outside autodiff the fused attention runs.
+    pub fn forward_keeping(&self, batch: &TokenBatch, keep: Keep) -> EncoderOutput {
         let t = self.batch_tensors(batch);
         let mut hidden = self.embeddings.forward(t.input_ids, t.position_ids, t.token_type_ids);
+        if keep == Keep::LastHidden {
+            let fused = !hidden.is_autodiff();
+            for layer in &self.layers {
+                hidden = if fused {
+                    layer.feed_forward(layer.attention.forward_fused(hidden, t.mask_bias.clone()))
+                } else {
+                    layer.forward(hidden, t.mask_bias.clone()).0
+                };
+            }
+            return EncoderOutput { hidden_states: vec![hidden], attention_scores: vec![], attention_probs: vec![] };
+        }
         let mut out = EncoderOutput {
             hidden_states: Vec::with_capacity(self.layers.len() + 1),
             attention_scores: Vec::with_capacity(self.layers.len()),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::Activation;
 use super::activation::activate;
-use super::encoder::{Encoder, EncoderOutput};
+use super::encoder::{Encoder, EncoderOutput, Keep};
 use crate::inputs::TokenBatch;
 
 /// Extractive QA: one linear layer giving start and end logits per token.
@@ -129,7 +129,12 @@ impl TaskModel {
     }
 
     pub fn forward(&self, batch: &TokenBatch) -> TaskOutput {
-        let encoder = self.encoder.forward(batch);
+        self.forward_keeping(batch, Keep::Everything)
+    }
+
+    /// The head outputs, keeping of the encoder what `keep` says.
+    pub fn forward_keeping(&self, batch: &TokenBatch, keep: Keep) -> TaskOutput {
+        let encoder = self.encoder.forward_keeping(batch, keep);
         let last = encoder.last_hidden_state();
         let qa = self.qa.as_ref().map(|h| h.forward(last.clone()));
         let logits = self.classifier.as_ref().map(|h| h.forward(last.clone()));

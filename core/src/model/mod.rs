@@ -14,7 +14,7 @@ mod params;
 pub use attention::SelfAttention;
 pub use config::{Activation, EncoderConfig, PositionScheme};
 pub use embeddings::Embeddings;
-pub use encoder::{Encoder, EncoderLayer, EncoderOutput};
+pub use encoder::{Encoder, EncoderLayer, EncoderOutput, Keep};
 pub use heads::{ClassificationHead, Head, PoolerActivation, MaskedLmHead, QaOutput, QuestionAnsweringHead, TaskModel, TaskOutput};
 pub use init::{RandomInit, init_random, with_new_head};
 pub use params::{HeadLayout, ParamKey, ParamSource, Part, build_task_model, to_host, visit_params};

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::data::squad::SquadFile;
 use crate::error::Result;
-use crate::model::{TaskModel, to_host};
+use crate::model::{Keep, TaskModel, to_host};
 use crate::task::classification::accuracy_and_macro_f1;
 use crate::task::qa::decode::{DecodeConfig, QaPrediction, decode};
 use crate::task::qa::features::{FeatureConfig, QaExample, QaFeature, batch_features, build_features};
@@ -35,7 +35,7 @@ pub fn qa_logits(model: &TaskModel, features: &[QaFeature], pad_id: u32, batch_s
         let refs: Vec<&QaFeature> = chunk.iter().collect();
         let batch = batch_features(&refs, pad_id);
         let seq = batch.seq_len();
-        let qa = model.forward(&batch).qa.expect("QA logits come from a model with a QA head");
+        let qa = model.forward_keeping(&batch, Keep::LastHidden).qa.expect("QA logits come from a model with a QA head");
         let (_, s) = to_host(qa.start_logits);
         let (_, e) = to_host(qa.end_logits);
         for row in 0..chunk.len() {
@@ -110,7 +110,7 @@ impl ClassificationEvaluator {
         for chunk in self.examples.chunks(self.batch_size.max(1)) {
             let refs: Vec<&TrainExample> = chunk.iter().collect();
             let batch = collate(&refs, self.pad_id);
-            let logits = model.forward(&batch.tokens).logits.expect("a classification evaluator runs a model with a classification head");
+            let logits = model.forward_keeping(&batch.tokens, Keep::LastHidden).logits.expect("a classification evaluator runs a model with a classification head");
             let (shape, values) = to_host(logits);
             let classes = shape[1];
             predicted.extend(values.chunks(classes).map(|row| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0)));

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{DistillError, Result};
-use crate::model::{TaskModel, to_host};
+use crate::model::{Keep, TaskModel, to_host};
 use crate::train::examples::{TrainExample, collate};
 
 /// Per example, the logit vectors of the teacher's head: QA `[start, end]` over the example's
@@ -76,7 +76,7 @@ pub fn compute(teacher: &TaskModel, examples: &[TrainExample], pad_id: u32, batc
         let refs: Vec<&TrainExample> = chunk.iter().collect();
         let batch = collate(&refs, pad_id);
         let seq = batch.tokens.seq_len();
-        let output = teacher.forward(&batch.tokens);
+        let output = teacher.forward_keeping(&batch.tokens, Keep::LastHidden);
         if let Some(qa) = output.qa {
             let (_, starts) = to_host(qa.start_logits);
             let (_, ends) = to_host(qa.end_logits);

@@ -20,7 +20,7 @@ use super::progress::{MetricsLog, bar};
 use super::schedule::LinearSchedule;
 use super::teacher_cache::{ExampleLogits, KeyHasher};
 use crate::error::{DistillError, Result};
-use crate::model::{RandomInit, TaskModel};
+use crate::model::{Keep, RandomInit, TaskModel};
 use crate::strategy::intermediate::{IntermediateConfig, intermediate_loss};
 use crate::strategy::prediction::{PredictionConfig, TeacherLogits, prediction_loss};
 
@@ -133,7 +133,8 @@ struct StepLoss {
 fn batch_loss(student: &Trainable, stage: &Stage<'_>, rows: &[usize], batch: &Collated, device: &Device) -> Result<StepLoss> {
     let b = rows.len();
     let seq = batch.tokens.seq_len();
-    let out = student.model.forward(&batch.tokens);
+    let keep = if matches!(stage.loss, StageLoss::Intermediate { .. }) { Keep::Everything } else { Keep::LastHidden };
+    let out = student.model.forward_keeping(&batch.tokens, keep);
     let positions = Tensor::<2>::from_data(TensorData::new(batch.positions.clone(), [b, seq]), device);
     let targets: Vec<Target> = rows.iter().map(|&r| stage.examples[r].target).collect();
     let gold = |pick: fn(&Target) -> Option<usize>, what: &str| -> Result<Tensor<1, Int>> {
