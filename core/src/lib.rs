@@ -21,6 +21,7 @@ pub mod bench;
 pub mod data;
 pub mod error;
 pub mod forward;
+pub mod hashing;
 pub mod hub;
 pub mod inputs;
 pub mod io;

@@ -273,7 +273,7 @@ pub fn augment_file(input: &Path, output: &Path, augmenter: &Augmenter<'_>, prog
                 };
                 let mut seen: HashSet<String> = HashSet::new();
                 for copy in 0..augmenter.config.multiplication_factor.max(1) {
-                    let mut rng = RandomInit::new(crate::train::teacher_cache::stable_hash(&[augmenter.config.seed, ai as u64, pi as u64, copy as u64]), 1.0);
+                    let mut rng = RandomInit::new(crate::hashing::stable_hash(&[augmenter.config.seed, ai as u64, pi as u64, copy as u64]), 1.0);
                     let (new_context, starts) = if copy == 0 {
                         (context.clone(), pcs.iter().map(|p| p.start).collect())
                     } else {

@@ -2,6 +2,8 @@
 //! the teacher (its weights and config) and the tokenized data, so epochs and later runs reuse them.
 
 use std::hash::Hasher;
+
+use crate::hashing::KeyHasher;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -14,32 +16,6 @@ use crate::train::examples::{TrainExample, collate};
 pub type ExampleLogits = Vec<Vec<f32>>;
 
 const MAGIC: &[u8; 8] = b"DSTLLOG1";
-
-/// A stable 64-bit FNV-1a hash, for cache keys.
-#[derive(Default)]
-pub struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        if self.0 == 0 {
-            self.0 = 0xcbf2_9ce4_8422_2325;
-        }
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// A stable hash of a few numbers (seeds per paragraph, copy, step).
-pub fn stable_hash(values: &[u64]) -> u64 {
-    let mut h = KeyHasher::default();
-    values.iter().for_each(|v| h.write(&v.to_le_bytes()));
-    h.finish()
-}
 
 /// A key for the teacher: the bytes of its weights and config files.
 pub fn teacher_key(files: &[&Path]) -> Result<u64> {

@@ -18,7 +18,8 @@ use super::examples::{Collated, Target, TrainExample, collate};
 use super::optimizer::{AdamW, AdamWConfig};
 use super::progress::{MetricsLog, bar};
 use super::schedule::LinearSchedule;
-use super::teacher_cache::{ExampleLogits, KeyHasher};
+use super::teacher_cache::ExampleLogits;
+use crate::hashing::KeyHasher;
 use crate::error::{DistillError, Result};
 use crate::model::{Keep, RandomInit, TaskModel};
 use crate::strategy::intermediate::{IntermediateConfig, intermediate_loss};
@@ -111,7 +112,7 @@ fn permutation(n: usize, seed: u64) -> Vec<usize> {
 }
 
 fn mix(seed: u64, a: u64, b: u64) -> u64 {
-    super::teacher_cache::stable_hash(&[seed, a, b])
+    crate::hashing::stable_hash(&[seed, a, b])
 }
 
 /// Teacher logits of a batch, each padded to the batch length, as `[batch, seq]` tensors per head.
