@@ -74,14 +74,18 @@ impl QaEvaluator {
         (predictions, rate)
     }
 
-    /// The official scores of `predictions` (v2.0 with null odds as no-answer probabilities).
+    /// The official scores of `predictions`. For SQuAD 2.0 the best spans are scored with the
+    /// null odds as no-answer probabilities at the decoding threshold, as HF's squad_v2 metric
+    /// does: exact/f1 are those of the thresholded answers, and best_exact/best_f1 show what the
+    /// best threshold would give.
     pub fn score(&self, predictions: &[QaPrediction]) -> Value {
-        let preds: Map<String, Value> = predictions.iter().map(|p| (p.id.clone(), Value::from(p.text.clone()))).collect();
         if self.squad.is_v2() {
+            let spans: Map<String, Value> = predictions.iter().map(|p| (p.id.clone(), Value::from(p.best_span.clone()))).collect();
             let odds: Map<String, Value> = predictions.iter().map(|p| (p.id.clone(), json!(p.null_odds.min(1e30)))).collect();
-            // Null odds are compared with the decode threshold already; score the thresholded text.
-            evaluate_v2(&self.squad, &preds, &V2Options { na_probs: Some(&odds), na_prob_thresh: f64::INFINITY })
+            let thresh = self.decode.null_threshold.unwrap_or(f64::INFINITY);
+            evaluate_v2(&self.squad, &spans, &V2Options { na_probs: Some(&odds), na_prob_thresh: thresh })
         } else {
+            let preds: Map<String, Value> = predictions.iter().map(|p| (p.id.clone(), Value::from(p.text.clone()))).collect();
             evaluate_v1(&self.squad, &preds)
         }
     }
