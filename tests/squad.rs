@@ -101,6 +101,19 @@ fn gold_spans_round_trip_through_wordpiece_features() {
 }
 
 #[test]
+fn gold_spans_round_trip_through_a_tokenizer_json_with_its_own_truncation() {
+    // MiniLM's tokenizer.json truncates and pads to 128 tokens on its own; features must not.
+    let tokenizer = TextTokenizer::load(&TokenizerFiles::find(&distill_tests::minilm_dir()).unwrap()).unwrap();
+    let (checked, partial) = round_trip(&tokenizer, &["dev-v2.0-small.json"]);
+    assert!(checked > 250 && (partial as f64) < 0.01 * checked as f64, "{partial} of {checked}");
+    let (squad, _) = SquadFile::read(&shared().join("data/squad/dev-v2.0-small.json"), true).unwrap();
+    let examples = QaExample::from_squad(&squad);
+    let features = build_features(&examples, &tokenizer, &FeatureConfig::default()).unwrap();
+    assert!(features.len() < examples.len() * 3 / 2, "{} windows for {} questions", features.len(), examples.len());
+    assert!(features.iter().all(|f| f.input_ids.len() <= 384 && !f.input_ids[1..].contains(&0)), "no padding inside features");
+}
+
+#[test]
 fn gold_spans_round_trip_through_byte_level_bpe_features() {
     let tokenizer = TextTokenizer::load(&TokenizerFiles::find(&fixture("roberta-tokenizer")).unwrap()).unwrap();
     let (checked, partial) = round_trip(&tokenizer, &["dev-v2.0-small.json", "dev-v1.1-visible.json"]);

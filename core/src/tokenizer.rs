@@ -109,6 +109,13 @@ impl TextTokenizer {
                 t
             }
         };
+        // A tokenizer.json may carry its own truncation and padding (MiniLM's: 128 tokens, padded
+        // to 128). Features decide windows and padding themselves, so both are switched off here.
+        let mut tokenizer = tokenizer;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| tok_err(files.paths()[0], e))?;
         let path = files.paths()[0].to_path_buf();
         let pad_id = special(&tokenizer, &path, &["[PAD]", "<pad>"]).map(|(_, id)| id).unwrap_or(0);
         Ok(Self { tokenizer, files: files.clone(), pad_id })
