@@ -31,15 +31,18 @@ pub struct AttentionOutput {
 impl SelfAttention {
     /// `mask_bias` is `[batch, 1, 1, seq]`: 0 for real tokens and a large negative number for
     /// padding, added to the scores exactly as transformers' eager attention does.
+    /// Queries, keys and values split into heads: `[batch, heads, seq, head_dim]` each.
+    fn heads(&self, hidden: &Tensor<3>) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+        let [batch, seq, width] = hidden.dims();
+        let split = |x: Tensor<3>| x.reshape([batch, seq, self.num_heads, width / self.num_heads]).swap_dims(1, 2);
+        (split(self.query.forward(hidden.clone())), split(self.key.forward(hidden.clone())), split(self.value.forward(hidden.clone())))
+    }
+
     /// The block output only, through the backend's fused attention (no score or probability
     /// maps are kept). For inference: the fused kernel has no dropout and no backward.
     pub fn forward_fused(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
         let [batch, seq, width] = hidden.dims();
-        let head_dim = width / self.num_heads;
-        let split = |x: Tensor<3>| x.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
-        let q = split(self.query.forward(hidden.clone()));
-        let k = split(self.key.forward(hidden.clone()));
-        let v = split(self.value.forward(hidden.clone()));
+        let (q, k, v) = self.heads(&hidden);
         // The additive mask as [batch, 1, seq, seq]: one tile per sequence, shared by the heads.
         let bias = mask_bias.expand([batch, 1, seq, seq]);
         let context = attention(q, k, v, None, Some(bias), AttentionModuleOptions::default())
@@ -51,12 +54,7 @@ impl SelfAttention {
     pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> AttentionOutput {
         let [batch, seq, width] = hidden.dims();
         let head_dim = width / self.num_heads;
-        let split = |x: Tensor<3>| x.reshape([batch, seq, self.num_heads, head_dim]).swap_dims(1, 2);
-
-        let q = split(self.query.forward(hidden.clone()));
-        let k = split(self.key.forward(hidden.clone()));
-        let v = split(self.value.forward(hidden.clone()));
-
+        let (q, k, v) = self.heads(&hidden);
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f64).sqrt());
         let probs = softmax(scores.clone() + mask_bias, 3);
         let context = self
