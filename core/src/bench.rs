@@ -113,11 +113,20 @@ pub fn step_time(teacher: &TaskModel, student: &TaskModel, batch: &TokenBatch, k
     })
 }
 
+fn proc_status_bytes(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
+}
+
 /// The process's peak resident memory so far, in bytes (Linux `VmHWM`).
 pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
+    proc_status_bytes("VmHWM:")
+}
+
+/// The process's resident memory now, in bytes (Linux `VmRSS`).
+pub fn rss_bytes() -> Option<u64> {
+    proc_status_bytes("VmRSS:")
 }
 
 /// Number of float parameters of a module.

@@ -313,6 +313,8 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
             "stage": stage.name, "step": state.step, "epoch": (step * accum) / micro_per_epoch,
             "loss": loss_sum / k, "lr": lr, "grad_norm": grad_norm,
             "examples_per_s": seen as f64 / rate_clock.elapsed().as_secs_f64().max(1e-9),
+            // Resident memory, to see that a long run does not grow step by step.
+            "rss_mb": crate::bench::rss_bytes().map(|b| b as f64 / 1048576.0),
         });
         rate_clock = Instant::now();
         for (name, v) in &parts_sum {
