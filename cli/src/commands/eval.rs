@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
-use distill_core::pretrained::Pretrained;
+use anyhow::Result;
 use distill_core::task::qa::decode::DecodeConfig;
 use distill_core::task::qa::features::FeatureConfig;
 use distill_core::train::evaluate::QaEvaluator;
@@ -12,13 +11,8 @@ use serde_json::{Map, Value, json};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// QA model: directory in Hugging Face layout, or a hub id.
-    #[arg(long, value_name = "DIR|HUB_ID")]
-    model: String,
-    /// Architecture plugin: a name, or a plugin library file to load and use [default: the
-    /// plugin that config.json's model_type names].
-    #[arg(long, value_name = "NAME|FILE")]
-    plugin: Option<String>,
+    #[command(flatten)]
+    model: super::qa_model::QaModelArgs,
     /// SQuAD v1.1 or v2.0 JSON.
     #[arg(long, value_name = "FILE")]
     data: PathBuf,
@@ -46,14 +40,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
-    let (registry, plugin) = dirs.registry_with_choice(args.plugin.as_deref())?;
-    let registry = &registry;
-    let device = distill_core::default_device();
-    let model = Pretrained::load(&args.model, plugin.as_deref(), registry, &device)?;
-    if model.model.qa.is_none() {
-        bail!("{}: the model has no QA head (qa_outputs)", args.model);
-    }
-    let Some(tokenizer) = &model.tokenizer else { bail!("{}: the model has no tokenizer", args.model) };
+    let model = args.model.load(dirs)?;
+    let tokenizer = model.tokenizer.as_ref().expect("checked by load");
     let features = FeatureConfig { max_seq_len: args.max_seq_len.min(model.config.max_sequence_length()), doc_stride: args.doc_stride, max_query_length: args.max_query_length };
     let decode = DecodeConfig { n_best: 20, max_answer_length: args.max_answer_length, null_threshold: Some(args.null_threshold) };
     let evaluator = QaEvaluator::new(&args.data, tokenizer, &features, decode, args.batch_size)?;

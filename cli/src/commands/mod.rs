@@ -5,5 +5,6 @@ pub mod forward;
 pub mod pairs;
 pub mod plugins;
 pub mod predict;
+pub mod qa_model;
 pub mod run;
 pub mod score;

@@ -5,20 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use distill_core::pretrained::Pretrained;
 use distill_core::task::qa::decode::{DecodeConfig, decode};
 use distill_core::task::qa::features::{FeatureConfig, QaExample, build_features};
 use serde_json::json;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// QA model: directory in Hugging Face layout, or a hub id.
-    #[arg(long, value_name = "DIR|HUB_ID")]
-    model: String,
-    /// Architecture plugin: a name, or a plugin library file to load and use [default: the
-    /// plugin that config.json's model_type names].
-    #[arg(long, value_name = "NAME|FILE")]
-    plugin: Option<String>,
+    #[command(flatten)]
+    model: super::qa_model::QaModelArgs,
     /// The question (with --context).
     #[arg(long, requires = "context", conflicts_with = "input")]
     question: Option<String>,
@@ -37,14 +31,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
-    let (registry, plugin) = dirs.registry_with_choice(args.plugin.as_deref())?;
-    let registry = &registry;
-    let device = distill_core::default_device();
-    let model = Pretrained::load(&args.model, plugin.as_deref(), registry, &device)?;
-    let Some(tokenizer) = &model.tokenizer else { bail!("{}: the model has no tokenizer", args.model) };
-    if model.model.qa.is_none() {
-        bail!("{}: the model has no QA head", args.model);
-    }
+    let model = args.model.load(dirs)?;
+    let tokenizer = model.tokenizer.as_ref().expect("checked by load");
     let examples: Vec<QaExample> = match (&args.question, &args.context, &args.input) {
         (Some(q), Some(c), _) => vec![QaExample { id: "0".into(), question: q.clone(), context: Arc::from(c.as_str()), answers: vec![] }],
         (_, _, Some(path)) => {
