@@ -70,6 +70,25 @@ impl Pretrained {
     }
 }
 
+/// Label names of a classifier of `n` classes: config.json's `id2label`, else `LABEL_{i}`.
+pub fn labels_from_config(raw: &Map<String, Value>, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| raw.get("id2label").and_then(|m| m.get(i.to_string())).and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("LABEL_{i}")))
+        .collect()
+}
+
+impl Pretrained {
+    /// What the compatibility check needs to know of this checkpoint.
+    pub fn facts(&self) -> crate::strategy::compat::CheckpointFacts {
+        crate::strategy::compat::CheckpointFacts {
+            config: self.config.clone(),
+            vocabulary: self.tokenizer.as_ref().map(TextTokenizer::vocabulary),
+            head: self.model.head(),
+            labels: self.model.classifier.as_ref().map(|c| labels_from_config(&self.raw_config, c.num_labels())),
+        }
+    }
+}
+
 fn detect_head(source: &CheckpointSource<'_>, checkpoint: &Checkpoint) -> Option<(Head, usize)> {
     if source.has_key(ParamKey::QaOutputs(Part::Weight)) {
         return Some((Head::QuestionAnswering, 2));

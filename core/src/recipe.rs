@@ -129,17 +129,6 @@ pub struct RunReport {
     pub plan: PairPlan,
 }
 
-fn facts(p: &Pretrained) -> CheckpointFacts {
-    let labels = p.model.classifier.as_ref().map(|c| labels_of(&p.raw_config, c.num_labels()));
-    CheckpointFacts { config: p.config.clone(), vocabulary: p.tokenizer.as_ref().map(TextTokenizer::vocabulary), head: p.model.head(), labels }
-}
-
-fn labels_of(raw: &serde_json::Map<String, Value>, n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| raw.get("id2label").and_then(|m| m.get(i.to_string())).and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("LABEL_{i}")))
-        .collect()
-}
-
 fn require<'a, T>(value: &'a Option<T>, flag: &str) -> Result<&'a T> {
     value.as_ref().ok_or_else(|| DistillError::Invalid(format!("{flag} is required")))
 }
@@ -281,15 +270,15 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         config: student_model.encoder.config.clone(),
         vocabulary: Some(tokenizer.vocabulary()),
         head: student_model.head(),
-        labels: student_model.classifier.as_ref().map(|c| labels_of(&base_config, c.num_labels())),
+        labels: student_model.classifier.as_ref().map(|c| crate::pretrained::labels_from_config(&base_config, c.num_labels())),
     };
     let plan = match &teacher {
         Some(t) => {
-            let tf = facts(t);
+            let tf = t.facts();
             let plan = check_pair(Candidate { spec: &t.spec, checkpoint: Some(&tf) }, Candidate { spec: &student_spec, checkpoint: Some(&student_facts) }, config.strategy, &pair_options(config))
                 .map_err(DistillError::Incompatible)?;
             for e in &extra {
-                let ef = facts(e);
+                let ef = e.facts();
                 check_pair(Candidate { spec: &e.spec, checkpoint: Some(&ef) }, Candidate { spec: &student_spec, checkpoint: Some(&student_facts) }, Strategy::Prediction, &pair_options(config)).map_err(DistillError::Incompatible)?;
             }
             plan
@@ -305,7 +294,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
     };
     let labels: Vec<String> = match (&config.labels, task) {
         (Some(l), _) => l.clone(),
-        (None, Task::Classification) => match teacher.as_ref().and_then(|t| t.model.classifier.as_ref().map(|c| labels_of(&t.raw_config, c.num_labels()))) {
+        (None, Task::Classification) => match teacher.as_ref().and_then(|t| t.model.classifier.as_ref().map(|c| crate::pretrained::labels_from_config(&t.raw_config, c.num_labels()))) {
             Some(l) => l,
             None => {
                 let mut l: Vec<String> = read_examples(&train_path)?.into_iter().map(|e| e.label).collect();

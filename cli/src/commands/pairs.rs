@@ -4,8 +4,7 @@
 use anyhow::Result;
 use distill_core::pretrained::Pretrained;
 use distill_core::strategy::Strategy;
-use distill_core::strategy::compat::{Candidate, CheckpointFacts, PairOptions, check_pair};
-use distill_core::tokenizer::TextTokenizer;
+use distill_core::strategy::compat::{Candidate, PairOptions, check_pair};
 use serde_json::{Value, json};
 
 #[derive(clap::Args)]
@@ -30,10 +29,6 @@ pub struct Args {
     head_averaged_attention: bool,
 }
 
-fn facts(p: &Pretrained) -> CheckpointFacts {
-    CheckpointFacts { config: p.config.clone(), vocabulary: p.tokenizer.as_ref().map(TextTokenizer::vocabulary), head: p.model.head(), labels: None }
-}
-
 fn strategies(only: Option<Strategy>) -> Vec<Strategy> {
     only.map_or_else(|| Strategy::ALL.iter().copied().filter(|s| *s != Strategy::Finetune).collect(), |s| vec![s])
 }
@@ -46,7 +41,7 @@ pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
         let device = distill_core::default_device();
         let teacher = Pretrained::load(t, None, registry, &device)?;
         let student = Pretrained::load(s, None, registry, &device)?;
-        let (tf, sf) = (facts(&teacher), facts(&student));
+        let (tf, sf) = (teacher.facts(), student.facts());
         for strategy in strategies(args.strategy) {
             let result = check_pair(Candidate { spec: &teacher.spec, checkpoint: Some(&tf) }, Candidate { spec: &student.spec, checkpoint: Some(&sf) }, strategy, &options);
             rows.push(match result {
