@@ -22,6 +22,7 @@ pub mod data;
 pub mod error;
 pub mod forward;
 pub mod hashing;
+pub mod host;
 pub mod hub;
 pub mod inputs;
 pub mod io;

@@ -1,11 +1,12 @@
-//! Activations. GELU on the CPU backend is computed here for tensors outside autodiff (the
-//! teacher, inference): burn-flex evaluates erf with scalar libm calls, about 13x slower than the
-//! rational approximation below, and erf-GELU was 18 % of a MiniLM forward pass.
+//! Activations. erf-GELU on the CPU backend is computed here: burn-flex evaluates erf with
+//! scalar libm calls, about 13x slower than the rational approximation below; erf-GELU was 18 %
+//! of a MiniLM forward pass, and its backward (erf again, plus exp) 12 % of a training step.
 
 use burn::tensor::activation::{gelu, gelu_approximate, relu};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::Activation;
+use crate::host;
 
 /// erf as a rational function of x on [-4, 4] (odd numerator of degree 13 over even
 /// denominator of degree 8; beyond 4, erf is +-1 in f32). Max abs error 4.5e-7 (tested).
@@ -27,30 +28,54 @@ pub fn erf_f32(a: f32) -> f32 {
     p / q
 }
 
-fn gelu_in_place(values: &mut [f32]) {
-    for v in values {
-        *v = 0.5 * *v * (1.0 + erf_f32(*v * std::f32::consts::FRAC_1_SQRT_2));
-    }
+/// erf-GELU and its derivative at `x`: `x Phi(x)` and `Phi(x) + x phi(x)`.
+#[inline]
+fn gelu_and_slope(x: f32) -> (f32, f32) {
+    let cdf = 0.5 * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2));
+    let pdf = (-0.5 * x * x).exp() * (0.5 * std::f32::consts::FRAC_2_SQRT_PI * std::f32::consts::FRAC_1_SQRT_2);
+    (x * cdf, cdf + x * pdf)
 }
 
-/// erf-GELU of a CPU tensor, computed on the host in parallel chunks.
+/// erf-GELU of a CPU tensor outside autodiff, computed on the host in parallel chunks.
 fn gelu_cpu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let dims = x.dims();
     let device = x.device();
-    let Ok(mut values) = x.clone().into_data().convert::<f32>().try_into_vec::<f32>() else { return gelu(x) };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = values.len().div_ceil(threads).max(4096);
-    std::thread::scope(|s| {
-        for part in values.chunks_mut(chunk) {
-            s.spawn(move || gelu_in_place(part));
+    let mut values = crate::model::to_host(x).1;
+    host::zip_chunks_mut([&mut values], 4096, |[part]| {
+        for v in part {
+            *v = 0.5 * *v * (1.0 + erf_f32(*v * std::f32::consts::FRAC_1_SQRT_2));
         }
     });
     Tensor::from_data(TensorData::new(values, dims), &device)
 }
 
+/// erf-GELU of a CPU tensor under autodiff, with its gradient. The value `y` and the slope `s`
+/// are computed on the host; the result is `(x * s - c) + y` with `c = x * s` computed by the
+/// same IEEE multiplication, so the bracket is exactly zero and the value is `y`, while the only
+/// recorded operation with a gradient is `x * s`: backward is one multiplication instead of
+/// burn's erf-and-exp derivative.
+fn gelu_cpu_autodiff<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let dims = x.dims();
+    let inner = x.clone().inner();
+    let device = inner.device();
+    let mut value = crate::model::to_host(inner).1;
+    let mut slope = vec![0.0; value.len()];
+    let mut product = vec![0.0; value.len()];
+    host::zip_chunks_mut([&mut value, &mut slope, &mut product], 4096, |[value, slope, product]| {
+        for i in 0..value.len() {
+            let x = value[i];
+            let (y, s) = gelu_and_slope(x);
+            (value[i], slope[i], product[i]) = (y, s, x * s);
+        }
+    });
+    let constant = |v: Vec<f32>| Tensor::from_inner(Tensor::<D>::from_data(TensorData::new(v, dims.clone()), &device));
+    (x * constant(slope) - constant(product)) + constant(value)
+}
+
 pub(crate) fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {
     match activation {
         Activation::Gelu if !x.is_autodiff() && x.device() == Device::flex() => gelu_cpu(x),
+        Activation::Gelu if x.is_autodiff() && x.clone().inner().device() == Device::flex() => gelu_cpu_autodiff(x),
         Activation::Gelu => gelu(x),
         Activation::GeluTanh => gelu_approximate(x),
         Activation::Relu => relu(x),
@@ -59,6 +84,29 @@ pub(crate) fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> 
 
 #[cfg(test)]
 mod tests {
+    use burn::tensor::activation::gelu;
+    use burn::tensor::{Device, Tensor, TensorData};
+
+    #[test]
+    fn host_gelu_under_autodiff_matches_burns_value_and_gradient() {
+        let device = Device::flex().autodiff();
+        let values: Vec<f32> = (0..20_000).map(|i| (i as f32 - 10_000.0) / 1_500.0).collect();
+        let weights: Vec<f32> = (0..20_000).map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0).collect();
+        let w = Tensor::<2>::from_data(TensorData::new(weights, [100, 200]), &device);
+        let run = |fast: bool| {
+            let x = Tensor::<2>::from_data(TensorData::new(values.clone(), [100, 200]), &device).require_grad();
+            let y = if fast { super::gelu_cpu_autodiff(x.clone()) } else { gelu(x.clone()) };
+            let grads = (y.clone() * w.clone()).sum().backward();
+            let dx = x.grad(&grads).expect("gradient");
+            (crate::model::to_host(y.inner()).1, crate::model::to_host(dx).1)
+        };
+        let (y_fast, dx_fast) = run(true);
+        let (y_burn, dx_burn) = run(false);
+        for (a, b) in y_fast.iter().zip(&y_burn).chain(dx_fast.iter().zip(&dx_burn)) {
+            assert!((a - b).abs() < 2e-6, "{a} vs {b}");
+        }
+    }
+
     #[test]
     fn erf_is_accurate() {
         // Reference values of erf from tables (to 10 digits).

@@ -4,6 +4,7 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
+use super::dropout::dropout;
 
 /// Multi-head self-attention with its output projection and post-LN residual. Unlike burn's
 /// `MultiHeadAttention` it returns the raw pre-softmax scores, which TinyBERT's attention loss
@@ -57,13 +58,11 @@ impl SelfAttention {
         let (q, k, v) = self.heads(&hidden);
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f64).sqrt());
         let probs = softmax(scores.clone() + mask_bias, 3);
-        let context = self
-            .attention_dropout
-            .forward(probs.clone())
+        let context = dropout(&self.attention_dropout, probs.clone())
             .matmul(v)
             .swap_dims(1, 2)
             .reshape([batch, seq, width]);
-        let projected = self.dropout.forward(self.output.forward(context));
+        let projected = dropout(&self.dropout, self.output.forward(context));
         AttentionOutput { hidden: self.layer_norm.forward(projected + hidden), scores, probs }
     }
 }

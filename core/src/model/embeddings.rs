@@ -1,6 +1,7 @@
 use burn::module::Module;
 use burn::nn::{Dropout, Embedding, LayerNorm};
 use burn::tensor::{Int, Tensor};
+use super::dropout::dropout;
 
 /// Word + position (+ token-type) embeddings, then layer norm and dropout.
 #[derive(Module, Debug)]
@@ -25,6 +26,6 @@ impl Embeddings {
         if let Some(token_type) = &self.token_type {
             x = x + token_type.forward(token_type_ids);
         }
-        self.dropout.forward(self.layer_norm.forward(x))
+        dropout(&self.dropout, self.layer_norm.forward(x))
     }
 }

@@ -7,6 +7,7 @@ use super::attention::SelfAttention;
 use super::config::{Activation, EncoderConfig, PositionScheme};
 use super::embeddings::Embeddings;
 use crate::inputs::TokenBatch;
+use super::dropout::dropout;
 
 /// Attention followed by the feed-forward block, each with a post-LN residual.
 #[derive(Module, Debug)]
@@ -38,7 +39,7 @@ impl EncoderOutput {
 impl EncoderLayer {
     fn feed_forward(&self, attended: Tensor<3>) -> Tensor<3> {
         let inner = activate(self.activation, self.ffn_in.forward(attended.clone()));
-        let out = self.dropout.forward(self.ffn_out.forward(inner));
+        let out = dropout(&self.dropout, self.ffn_out.forward(inner));
         self.ffn_layer_norm.forward(out + attended)
     }
 

@@ -8,6 +8,7 @@ use super::config::Activation;
 use super::activation::activate;
 use super::encoder::{Encoder, EncoderOutput, Keep};
 use crate::inputs::TokenBatch;
+use super::dropout::dropout;
 
 /// Extractive QA: one linear layer giving start and end logits per token.
 #[derive(Module, Debug)]
@@ -96,7 +97,7 @@ impl ClassificationHead {
             PoolerActivation::Tanh => tanh(pooled),
             PoolerActivation::Relu => relu(pooled),
         };
-        self.out.forward(self.dropout.forward(pooled))
+        self.out.forward(dropout(&self.dropout, pooled))
     }
 
     pub fn num_labels(&self) -> usize {

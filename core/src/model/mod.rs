@@ -5,6 +5,7 @@
 mod activation;
 mod attention;
 mod config;
+mod dropout;
 mod embeddings;
 mod encoder;
 mod heads;

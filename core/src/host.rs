@@ -1,0 +1,117 @@
+//! Element-wise kernels run on host memory for the CPU backend, where burn-flex would otherwise
+//! make one temporary tensor per operation (or call scalar libm): the fused AdamW update and the
+//! parallel loop they share.
+
+/// Runs `f(index, block)` on every `block_len`-element block of `values` (the last may be
+/// shorter), blocks spread over the cores in contiguous runs. Block numbering does not depend on
+/// the thread count, so per-block random streams give the same result on any machine.
+pub fn for_each_block_mut(values: &mut [f32], block_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let blocks = values.len().div_ceil(block_len);
+    let per_thread = blocks.div_ceil(threads).max(1);
+    if per_thread >= blocks {
+        values.chunks_mut(block_len).enumerate().for_each(|(i, b)| f(i, b));
+        return;
+    }
+    std::thread::scope(|s| {
+        for (t, run) in values.chunks_mut(per_thread * block_len).enumerate() {
+            let f = &f;
+            s.spawn(move || run.chunks_mut(block_len).enumerate().for_each(|(i, b)| f(t * per_thread + i, b)));
+        }
+    });
+}
+
+/// Splits each slice the same way and runs `f` on matching parts in parallel.
+pub fn zip_chunks_mut<const N: usize>(slices: [&mut [f32]; N], min_chunk: usize, f: impl Fn([&mut [f32]; N]) + Sync) {
+    let len = slices[0].len();
+    assert!(slices.iter().all(|s| s.len() == len), "zip_chunks_mut: slices of different lengths");
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = len.div_ceil(threads).max(min_chunk).max(1);
+    let mut parts: Vec<[&mut [f32]; N]> = Vec::new();
+    let mut rest = slices;
+    while !rest[0].is_empty() {
+        let take = chunk.min(rest[0].len());
+        let mut heads = Vec::with_capacity(N);
+        let mut tails = Vec::with_capacity(N);
+        for s in rest {
+            let (head, tail) = s.split_at_mut(take);
+            heads.push(head);
+            tails.push(tail);
+        }
+        parts.push(heads.try_into().unwrap_or_else(|_| unreachable!()));
+        rest = tails.try_into().unwrap_or_else(|_| unreachable!());
+    }
+    if parts.len() <= 1 {
+        parts.into_iter().for_each(&f);
+        return;
+    }
+    std::thread::scope(|s| {
+        for part in parts {
+            let f = &f;
+            s.spawn(move || f(part));
+        }
+    });
+}
+
+/// Sum of squares, accumulated in f64 per 1,024-element block so the result does not depend on
+/// the number of threads.
+pub fn sum_of_squares(values: &[f32]) -> f64 {
+    values.chunks(1024).map(|block| block.iter().map(|&x| x * x).sum::<f32>() as f64).sum()
+}
+
+/// PyTorch's AdamW step for one parameter with its scalars resolved: decoupled weight decay
+/// (`decay = 1 - lr * weight_decay`), bias-corrected moments.
+#[derive(Debug, Clone, Copy)]
+pub struct AdamWUpdate {
+    pub beta1: f32,
+    pub beta2: f32,
+    pub epsilon: f32,
+    /// Gradient clipping factor (1 when the global norm is within bounds).
+    pub grad_scale: f32,
+    pub decay: f32,
+    /// `lr / (1 - beta1^t)`.
+    pub step_size: f32,
+    /// `sqrt(1 - beta2^t)`.
+    pub sqrt_bias_correction2: f32,
+}
+
+impl AdamWUpdate {
+    /// Updates `value`, `m` and `v` in place (`grad` is only read; it is `mut` to be split).
+    pub fn apply(&self, value: &mut [f32], grad: &mut [f32], m: &mut [f32], v: &mut [f32]) {
+        zip_chunks_mut([value, grad, m, v], 1 << 15, |[value, grad, m, v]| {
+            for i in 0..value.len() {
+                let g = grad[i] * self.grad_scale;
+                m[i] = self.beta1 * m[i] + (1.0 - self.beta1) * g;
+                v[i] = self.beta2 * v[i] + (1.0 - self.beta2) * g * g;
+                let denom = v[i].sqrt() / self.sqrt_bias_correction2 + self.epsilon;
+                value[i] = value[i] * self.decay - self.step_size * m[i] / denom;
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_numbered_globally() {
+        for len in [0usize, 1, 7, 100_000] {
+            let mut values = vec![-1.0f32; len];
+            for_each_block_mut(&mut values, 10, |index, block| block.iter_mut().for_each(|v| *v = index as f32));
+            assert!(values.iter().enumerate().all(|(i, &v)| v == (i / 10) as f32), "len {len}");
+        }
+    }
+
+    #[test]
+    fn zipped_chunks_line_up() {
+        let mut a: Vec<f32> = (0..50_000).map(|i| i as f32).collect();
+        let mut b = vec![0.0f32; 50_000];
+        zip_chunks_mut([&mut a, &mut b], 1000, |[a, b]| {
+            for (x, y) in a.iter().zip(b.iter_mut()) {
+                *y = *x * 2.0;
+            }
+        });
+        assert!(b.iter().enumerate().all(|(i, &y)| y == 2.0 * i as f32));
+    }
+}
