@@ -1,9 +1,9 @@
 use burn::module::Module;
 use burn::nn::{Dropout, LayerNorm, Linear};
 use burn::tensor::Tensor;
-use burn::tensor::activation::softmax;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
+use super::activation::masked_softmax;
 use super::dropout::dropout;
 
 /// Multi-head self-attention with its output projection and post-LN residual. Unlike burn's
@@ -57,7 +57,7 @@ impl SelfAttention {
         let head_dim = width / self.num_heads;
         let (q, k, v) = self.heads(&hidden);
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f64).sqrt());
-        let probs = softmax(scores.clone() + mask_bias, 3);
+        let probs = masked_softmax(scores.clone(), mask_bias);
         let context = dropout(&self.attention_dropout, probs.clone())
             .matmul(v)
             .swap_dims(1, 2)
