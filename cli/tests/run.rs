@@ -149,7 +149,13 @@ fn killed_and_resumed_run_ends_with_the_weights_of_an_uninterrupted_run() {
     Command::new("kill").args(["-9", &child.id().to_string()]).status().unwrap();
     child.wait().unwrap();
     assert!(!interrupted.join("stage-1-prediction/done.json").exists(), "the run was killed before it finished");
+    let saved = distill_core::weights::Checkpoint::open(&checkpoint).unwrap().metadata().get("state").cloned().unwrap();
+    let saved_seconds = serde_json::from_str::<serde_json::Value>(&saved).unwrap()["seconds"].as_f64().unwrap();
+    assert!(saved_seconds > 0.0, "the checkpoint keeps the training time so far: {saved}");
     run_to_end(&b.iter().map(String::as_str).collect::<Vec<_>>());
+    // The report counts the first sitting too.
+    let report: serde_json::Value = distill_core::io::read_json(&interrupted.join("report.json")).unwrap();
+    assert!(report["stages"][0]["seconds"].as_f64().unwrap() > saved_seconds, "{report}");
 
     let weights = |dir: &Path| std::fs::read(dir.join("student/model.safetensors")).unwrap();
     assert!(weights(&straight) == weights(&interrupted), "resumed weights differ from the uninterrupted run's");

@@ -13,6 +13,11 @@ def load(path):
 
 
 def wall(name):
+    """Training seconds over every sitting: the stages' own clocks in report.json (kept in the
+    checkpoints across resumes), else the last sitting's wall time that run.sh recorded."""
+    report = load(f"{name}/report.json")
+    if report and all("seconds" in stage for stage in report.get("stages", [])) and report.get("stages"):
+        return sum(stage["seconds"] for stage in report["stages"])
     path = os.path.join(out, name, "wall-seconds")
     return sum(int(x) for x in open(path).read().split()) if os.path.exists(path) else None
 

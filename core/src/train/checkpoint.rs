@@ -33,6 +33,10 @@ pub struct TrainState {
     /// Identifies the run configuration and data, so a checkpoint is not resumed by another run.
     pub fingerprint: String,
     pub optimizer_updates: u64,
+    /// Wall-clock seconds spent in this stage over every sitting up to the checkpoint, so a
+    /// resumed run reports its whole training time.
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 pub fn save(path: &Path, trainable: &Trainable, optimizer: &AdamW, state: &TrainState) -> Result<()> {

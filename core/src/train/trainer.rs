@@ -237,7 +237,7 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
     let schedule = LinearSchedule { peak: config.learning_rate, warmup_steps: (total as f64 * config.warmup_ratio).round() as usize, total_steps: total };
     let mut optimizer = AdamW::new(config.optimizer);
     let fp = fingerprint(stage, config);
-    let mut state = TrainState { step: 0, total_steps: total, best_metric: None, best_step: None, evals_since_best: 0, stopped_early: false, fingerprint: fp.clone(), optimizer_updates: 0 };
+    let mut state = TrainState { step: 0, total_steps: total, best_metric: None, best_step: None, evals_since_best: 0, stopped_early: false, fingerprint: fp.clone(), optimizer_updates: 0, seconds: 0.0 };
     let mut student = trainable.train();
     if stage.resume && ckpt_path.is_file() {
         let (restored, saved) = checkpoint::load(&ckpt_path, student, &mut optimizer)?;
@@ -251,6 +251,8 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
         student = restored;
         state = saved;
     }
+    // Seconds of earlier sittings, as of the checkpoint resumed from.
+    let earlier_seconds = state.seconds;
     let mut log = MetricsLog::open(&stage.dir.join("metrics.jsonl"))?;
     let micro_per_epoch = n.div_ceil(config.batch_size.max(1));
     let accum = config.grad_accum.max(1);
@@ -346,11 +348,13 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
             last_eval = Some(report.values);
         }
         if at_end || state.stopped_early || state.step % config.save_every.max(1) == 0 {
+            state.seconds = earlier_seconds + started.elapsed().as_secs_f64();
             checkpoint::save(&ckpt_path, &student, &optimizer, &state)?;
         }
     }
     progress.finish_and_clear();
     let trainable = student.valid();
     export(&trainable.model, &stage.dir.join("student"))?;
-    Ok(StageOutcome { best_metric: state.best_metric, trainable, state, last_eval, seconds: started.elapsed().as_secs_f64() })
+    let seconds = earlier_seconds + started.elapsed().as_secs_f64();
+    Ok(StageOutcome { best_metric: state.best_metric, trainable, state, last_eval, seconds })
 }
