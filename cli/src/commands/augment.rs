@@ -24,22 +24,22 @@ pub struct Args {
     /// GloVe vectors (text format) for the other words, and for every word without a masked LM.
     #[arg(long, value_name = "FILE")]
     glove: Option<PathBuf>,
-    /// Copies of each paragraph, the original included [default: 20].
+    /// Copies of each paragraph, the original included.
     #[arg(long, default_value_t = 20)]
     multiplication_factor: usize,
-    /// Probability that an eligible word is replaced [default: 0.4].
+    /// Probability that an eligible word is replaced.
     #[arg(long, default_value_t = 0.4)]
     replace_probability: f64,
-    /// Candidates per word [default: 20].
+    /// Candidates per word.
     #[arg(long, default_value_t = 20)]
     word_possibilities: usize,
-    /// Seed of the replacements [default: 42].
+    /// Seed of the replacements.
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Also replace words of the questions (with word vectors).
     #[arg(long)]
     augment_questions: bool,
-    /// Masked sentences per masked-LM forward pass [default: 32].
+    /// Masked sentences per masked-LM forward pass.
     #[arg(long, default_value_t = 32)]
     mlm_batch_size: usize,
 }

@@ -28,13 +28,13 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
-    /// Timed runs per measurement (the median is reported) [default: 3].
+    /// Timed runs per measurement (the median is reported).
     #[arg(long, default_value_t = 3)]
     iterations: usize,
-    /// Sequence lengths to measure [default: 128,384].
+    /// Sequence lengths to measure.
     #[arg(long, value_delimiter = ',', default_value = "128,384")]
     seq: Vec<usize>,
-    /// Batch size of the throughput measurement [default: 32].
+    /// Batch size of the throughput measurement.
     #[arg(long, default_value_t = 32)]
     batch: usize,
     /// Instead of comparing two models: time the teacher's forward pass, a prediction-layer and an
@@ -42,7 +42,7 @@ pub struct Args {
     /// a plain GEMM (the Rust side of scripts/bench-vs-pytorch.sh).
     #[arg(long, requires = "teacher")]
     steps: bool,
-    /// Layers of the student in --steps mode [default: 3].
+    /// Layers of the student in --steps mode.
     #[arg(long, default_value_t = 3)]
     student_layers: usize,
     /// Measure one model in this process (what the parent runs per model).

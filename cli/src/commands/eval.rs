@@ -19,22 +19,22 @@ pub struct Args {
     /// Where to write predictions.json, null_odds.json and scores.json.
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
-    /// Longest input in tokens [default: 384].
+    /// Longest input in tokens.
     #[arg(long, default_value_t = 384)]
     max_seq_len: usize,
-    /// Context tokens between window starts [default: 128].
+    /// Context tokens between window starts.
     #[arg(long, default_value_t = 128)]
     doc_stride: usize,
-    /// Longest question in tokens [default: 64].
+    /// Longest question in tokens.
     #[arg(long, default_value_t = 64)]
     max_query_length: usize,
-    /// Longest answer in tokens [default: 30].
+    /// Longest answer in tokens.
     #[arg(long, default_value_t = 30)]
     max_answer_length: usize,
-    /// SQuAD 2.0: no answer when null odds exceed this [default: 0].
+    /// SQuAD 2.0: no answer when null odds exceed this.
     #[arg(long, default_value_t = 0.0)]
     null_threshold: f64,
-    /// Windows per forward pass [default: 32].
+    /// Windows per forward pass.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
 }

@@ -25,7 +25,7 @@ pub struct Args {
     /// No answer when null odds exceed this; omit to always answer [default: always answer].
     #[arg(long)]
     null_threshold: Option<f64>,
-    /// Longest answer in tokens [default: 30].
+    /// Longest answer in tokens.
     #[arg(long, default_value_t = 30)]
     max_answer_length: usize,
 }
