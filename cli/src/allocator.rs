@@ -1,8 +1,9 @@
 //! The process allocator. Training allocates and frees the same activation-sized buffers every
 //! step. glibc's malloc hands large ones back to the kernel and page-faults them in again
 //! (measured: ~18 % of a distillation step at batch 8 x 128); mimalloc with its default purge
-//! delay (1 s in the v3 the crate builds) still does so between the phases of a step (at batch 16 x 256: 24 % of the
-//! CPU time in the kernel, and a prediction-layer step of 1.95 s against 1.35 s without purging).
+//! delay (1 s in the v3 the crate builds) still does so between the phases of a step (at batch
+//! 16 x 256: 24 % of the CPU time in the kernel, and a prediction-layer step of 1.95 s against
+//! 1.35 s without purging).
 //! So freed memory stays with the process: resident memory stays at the step's peak instead of
 //! swinging around it.
 

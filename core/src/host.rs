@@ -2,13 +2,25 @@
 //! make one temporary tensor per operation (or call scalar libm): the fused AdamW update and the
 //! parallel loop they share.
 
+use burn::tensor::{Device, Tensor};
+
+/// Whether `x` lives on the CPU backend, directly or under autodiff: where the host kernels of
+/// this crate replace burn's element-wise operations.
+pub fn on_cpu<const D: usize>(x: &Tensor<D>) -> bool {
+    let device = if x.is_autodiff() { x.clone().inner().device() } else { x.device() };
+    device == Device::flex()
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Runs `f(index, block)` on every `block_len`-element block of `values` (the last may be
 /// shorter), blocks spread over the cores in contiguous runs. Block numbering does not depend on
 /// the thread count, so per-block random streams give the same result on any machine.
 pub fn for_each_block_mut(values: &mut [f32], block_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let blocks = values.len().div_ceil(block_len);
-    let per_thread = blocks.div_ceil(threads).max(1);
+    let per_thread = blocks.div_ceil(cores()).max(1);
     if per_thread >= blocks {
         values.chunks_mut(block_len).enumerate().for_each(|(i, b)| f(i, b));
         return;
@@ -25,8 +37,7 @@ pub fn for_each_block_mut(values: &mut [f32], block_len: usize, f: impl Fn(usize
 pub fn zip_chunks_mut<const N: usize>(slices: [&mut [f32]; N], min_chunk: usize, f: impl Fn([&mut [f32]; N]) + Sync) {
     let len = slices[0].len();
     assert!(slices.iter().all(|s| s.len() == len), "zip_chunks_mut: slices of different lengths");
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = len.div_ceil(threads).max(min_chunk).max(1);
+    let chunk = len.div_ceil(cores()).max(min_chunk).max(1);
     let mut parts: Vec<[&mut [f32]; N]> = Vec::new();
     let mut rest = slices;
     while !rest[0].is_empty() {

@@ -3,7 +3,7 @@
 //! of a MiniLM forward pass, and its backward (erf again, plus exp) 12 % of a training step.
 
 use burn::tensor::activation::{gelu, gelu_approximate, relu, softmax};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
 use super::config::Activation;
 use crate::host;
@@ -82,7 +82,7 @@ fn gelu_cpu_autodiff<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// `y * (g - sum(g*y))`, added as `f - detach(f)`: exactly zero in value.
 pub(crate) fn masked_softmax<const D: usize>(x: Tensor<D>, bias: Tensor<D>) -> Tensor<D> {
     let dim = D - 1;
-    if !(x.is_autodiff() && x.clone().inner().device() == Device::flex()) {
+    if !(x.is_autodiff() && host::on_cpu(&x)) {
         return softmax(x + bias, dim);
     }
     let bias = if bias.is_autodiff() { bias.inner() } else { bias };
@@ -94,8 +94,13 @@ pub(crate) fn masked_softmax<const D: usize>(x: Tensor<D>, bias: Tensor<D>) -> T
 
 pub(crate) fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {
     match activation {
-        Activation::Gelu if !x.is_autodiff() && x.device() == Device::flex() => gelu_cpu(x),
-        Activation::Gelu if x.is_autodiff() && x.clone().inner().device() == Device::flex() => gelu_cpu_autodiff(x),
+        Activation::Gelu if host::on_cpu(&x) => {
+            if x.is_autodiff() {
+                gelu_cpu_autodiff(x)
+            } else {
+                gelu_cpu(x)
+            }
+        }
         Activation::Gelu => gelu(x),
         Activation::GeluTanh => gelu_approximate(x),
         Activation::Relu => relu(x),

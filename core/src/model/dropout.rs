@@ -13,7 +13,7 @@ use crate::host;
 const BLOCK: usize = 4096;
 
 pub(crate) fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
-    let on_cpu_training = layer.prob > 0.0 && layer.training.is_enabled() && x.is_autodiff() && x.clone().inner().device() == Device::flex();
+    let on_cpu_training = layer.prob > 0.0 && layer.training.is_enabled() && x.is_autodiff() && host::on_cpu(&x);
     if !on_cpu_training {
         return layer.forward(x);
     }

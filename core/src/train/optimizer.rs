@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 
 use crate::host;
 use serde::{Deserialize, Serialize};
@@ -90,7 +90,7 @@ struct HostGrads<'a> {
 
 impl ModuleVisitor for HostGrads<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if param.val().inner().device() != Device::flex() {
+        if !host::on_cpu(&param.val()) {
             return;
         }
         if let Some(g) = self.grads.remove::<D>(param.id) {
