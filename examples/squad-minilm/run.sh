@@ -3,7 +3,8 @@
 #   teacher    MiniLM fine-tuned for QA on SQuAD 2.0 train (10 articles) + SQuAD 1.1 dev (visible
 #              articles, without the two dev-v2.0-small asks about), about 11,500 questions
 #   student A  3 of the teacher's layers, trained on labels alone
-#   student B  the same student, prediction-layer distillation from the teacher
+#   student B  the same student, prediction-layer distillation from the teacher (T 1.5, w 0.75;
+#              B' the same with T 2, w 1)
 #   student C  the TinyBERT recipe: general intermediate distillation on raw text
 #              (unlabelled-v2.0.json), task intermediate distillation on data augmented by
 #              `distill augment`, then prediction-layer distillation
@@ -43,20 +44,24 @@ timed student-a $distill --strategy finetune --teacher "$teacher" --student-laye
   --output "$out/student-a" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 timed student-b $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
   --output "$out/student-b" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+# B's variant with softer targets and no labels. It shares B's cached teacher logits.
+timed student-b-t2w1 $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
+  --output "$out/student-b-t2w1" --cache-dir "$out/student-b/cache" --temperature 2 --distill-weight 1 \
+  --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 # Three copies of each paragraph, the original included (TinyBERT uses 20): the task
 # intermediate stage runs the full teacher every step, and at 3x the data it is already the longest
 # stage on 2 cores (about 40,000 windows).
 [ -f "$out/augmented.json" ] || $distill augment --input "$out/teacher-train.json" --output "$out/augmented.json" \
   --glove "$shared/glove/glove.6B.50d.7849words.txt" --multiplication-factor 3 --seed 1 > "$out/augment-stats.json"
 timed student-c $distill --strategy tinybert --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
-  --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" --output "$out/student-c" \
+  --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" --output "$out/student-c" --cache-dir "$out/student-b/cache" \
   --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
-for m in teacher student-a student-b student-c; do
+for m in teacher student-a student-b student-b-t2w1 student-c; do
   dir="$out/$m/student"
   [ -f "$out/eval-$m/scores.json" ] || $distill eval --model "$dir" --data "$shared/squad/dev-v2.0-small.json" --output-dir "$out/eval-$m" > "$out/eval-$m.json"
 done
-for m in student-a student-b student-c; do
+for m in student-a student-b student-b-t2w1 student-c; do
   [ -f "$out/bench-$m.json" ] || $distill bench --json --teacher "$teacher" --student "$out/$m/student" > "$out/bench-$m.json"
 done
 python3 examples/squad-minilm/table.py "$out" | tee "$out/results.md"

@@ -22,16 +22,23 @@ def wall(name):
     return sum(int(x) for x in open(path).read().split()) if os.path.exists(path) else None
 
 
-rows = [("teacher (MiniLM-L6-H384, fine-tuned)", "teacher", None), ("A: 3 layers, labels only", "student-a", "bench-student-a.json"),
-        ("B: 3 layers, prediction-layer distillation", "student-b", "bench-student-b.json"), ("C: 3 layers, TinyBERT recipe", "student-c", "bench-student-c.json")]
-print("| model | EM | F1 | parameters | latency b1 s384 (ms) | speed-up | training wall time |")
-print("| --- | --- | --- | --- | --- | --- | --- |")
-for label, name, bench in rows:
-    scores = (load(f"eval-{name}/scores.json") or {})
-    b = load(bench) if bench else load("bench-student-a.json")
-    side = (b or {}).get("student" if bench else "teacher", {})
-    speed = (b or {}).get("student_speedup", {}).get("latency_ms_b1_s384") if bench else 1.0
+rows = [("teacher (MiniLM-L6-H384, fine-tuned)", "teacher"), ("A: 3 layers, labels only", "student-a"),
+        ("B: 3 layers, prediction-layer distillation (T 1.5, w 0.75)", "student-b"),
+        ("B': 3 layers, prediction-layer distillation (T 2, w 1)", "student-b-t2w1"),
+        ("C: 3 layers, TinyBERT recipe", "student-c")]
+teacher_f1 = (load("eval-teacher/scores.json") or {}).get("f1")
+print("| model | EM | F1 | % of teacher F1 | answerable F1 | best-threshold F1 | parameters | latency b1 x 384 (ms) | speed-up | training wall time |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+fmt = lambda v, f: (f.format(v) if v is not None else "-")
+for label, name in rows:
+    scores = load(f"eval-{name}/scores.json") or {}
+    # Every student's bench runs the teacher beside it; the teacher's row takes A's.
+    b = load(f"bench-{name}.json") if name != "teacher" else load("bench-student-a.json")
+    side = (b or {}).get("student" if name != "teacher" else "teacher", {})
+    speed = (b or {}).get("student_speedup", {}).get("latency_ms_b1_s384") if name != "teacher" else 1.0
+    f1 = scores.get("f1")
+    share = 100 * f1 / teacher_f1 if f1 is not None and teacher_f1 else None
     w = wall(name)
-    fmt = lambda v, f: (f.format(v) if v is not None else "-")
-    print(f"| {label} | {fmt(scores.get('exact'), '{:.2f}')} | {fmt(scores.get('f1'), '{:.2f}')} | {fmt(side.get('parameters'), '{:,}')} | "
-          f"{fmt(side.get('latency_ms_b1_s384'), '{:.1f}')} | {fmt(speed, '{:.2f}x')} | {fmt(w / 60 if w else None, '{:.0f} min')} |")
+    print(f"| {label} | {fmt(scores.get('exact'), '{:.2f}')} | {fmt(f1, '{:.2f}')} | {fmt(share, '{:.1f} %')} | {fmt(scores.get('HasAns_f1'), '{:.2f}')} | "
+          f"{fmt(scores.get('best_f1'), '{:.2f}')} | {fmt(side.get('parameters'), '{:,}')} | {fmt(side.get('latency_ms_b1_s384'), '{:.1f}')} | "
+          f"{fmt(speed, '{:.2f}x')} | {fmt(w / 60 if w else None, '{:.0f} min')} |")
