@@ -8,8 +8,9 @@
 #   student C  the TinyBERT recipe: general intermediate distillation on raw text
 #              (unlabelled-v2.0.json), task intermediate distillation on data augmented by
 #              `distill augment`, then prediction-layer distillation
-# then `distill eval` and `distill bench` of all four on dev-v2.0-small.json and a table in
-# target/squad-minilm/results.md. Every run checkpoints and resumes, and finished runs and
+# then `distill eval` and `distill bench` of every model on dev-v2.0-small.json and a table in
+# target/squad-minilm/results.md, and a check that Python transformers loads the exported models
+# and gives the same answers. Every run checkpoints and resumes, and finished runs and
 # stages are skipped, so the whole can be run in several sittings: just start it again.
 #
 #   examples/squad-minilm/run.sh            (needs ../shared beside the repository)
@@ -65,3 +66,5 @@ for m in student-a student-b student-b-t2w1 student-c; do
   [ -f "$out/bench-$m.json" ] || $distill bench --json --teacher "$teacher" --student "$out/$m/student" > "$out/bench-$m.json"
 done
 python3 examples/squad-minilm/table.py "$out" | tee "$out/results.md"
+# The exported models, loaded by Python transformers alone, give distill's answers.
+python3 examples/squad-minilm/check_transformers.py "$out" "$shared/squad/dev-v2.0-small.json" | tee "$out/transformers-check.txt"
