@@ -66,5 +66,10 @@ for m in student-a student-b student-b-t2w1 student-c; do
   [ -f "$out/bench-$m.json" ] || $distill bench --json --teacher "$teacher" --student "$out/$m/student" > "$out/bench-$m.json"
 done
 python3 examples/squad-minilm/table.py "$out" | tee "$out/results.md"
+# Each model against A, with a paired bootstrap interval of the F1 difference (the dev set is small).
+for m in student-b student-b-t2w1 student-c teacher; do
+  echo "{\"a\": \"student-a\", \"b\": \"$m\", \"comparison\": $(python3 examples/squad-minilm/compare.py "$shared/squad/dev-v2.0-small.json" \
+    "$out/eval-student-a/predictions.json" "$out/eval-$m/predictions.json")}"
+done > "$out/compare-with-a.jsonl"
 # The exported models, loaded by Python transformers alone, give distill's answers.
 python3 examples/squad-minilm/check_transformers.py "$out" "$shared/squad/dev-v2.0-small.json" | tee "$out/transformers-check.txt"
