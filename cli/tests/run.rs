@@ -88,6 +88,17 @@ fn prediction_run_writes_students_metrics_and_resolved_config() {
     let student: serde_json::Value = distill_core::io::read_json(&output.join("student/config.json")).unwrap();
     assert_eq!(student["num_hidden_layers"], 1);
     assert_eq!(student["architectures"][0], "BertForQuestionAnswering");
+    let best = std::fs::read(stage.join("best/model.safetensors")).unwrap();
+    assert_eq!(std::fs::read(output.join("student/model.safetensors")).unwrap(), best, "the run ends with its best dev checkpoint");
+
+    // Started again, the finished stage is skipped and the run still ends with its best
+    // checkpoint, not the stage's last weights (here replaced by another model to tell them apart).
+    tiny_qa_bert(&stage.join("student"), 1, 32, 4, 99);
+    let out = distill(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(std::fs::read(output.join("student/model.safetensors")).unwrap(), best);
+    let report: serde_json::Value = distill_core::io::read_json(&output.join("report.json")).unwrap();
+    assert!(report["stages"][0]["skipped"] == true && report["stages"][0]["best_step"].as_u64().is_some(), "{report}");
 
     // A second run in a new directory, sharing the cache, reuses the teacher logits.
     let again = tmp.path().join("again");
@@ -113,7 +124,13 @@ fn tinybert_recipe_runs_three_stages_and_skips_finished_ones() {
     let out = distill(&args);
     assert!(out.status.success(), "{}", text(&out));
     let report: serde_json::Value = distill_core::io::read_json(&output.join("report.json")).unwrap();
-    assert!(report["stages"].as_array().unwrap().iter().all(|s| s["skipped"] == true), "{report}");
+    let stages = report["stages"].as_array().unwrap();
+    assert!(stages.iter().all(|s| s["skipped"] == true), "{report}");
+    // Skipped stages still report what they did when they ran.
+    for (stage, name) in stages.iter().zip(["general-intermediate", "task-intermediate", "prediction"]) {
+        assert_eq!(stage["stage"], name, "{report}");
+        assert!(stage["steps"].as_u64().unwrap() > 0 && stage["seconds"].as_f64().unwrap() > 0.0, "{report}");
+    }
 }
 
 fn run_to_end(args: &[&str]) {

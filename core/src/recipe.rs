@@ -334,11 +334,18 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         let dir = output.join(format!("stage-{number}-{name}"));
         let done = dir.join("done.json");
         if number < start || (config.resume && done.is_file()) {
-            // Take this stage's student as the start of the next.
-            let p = Pretrained::load(dir.join("student").to_str().unwrap_or_default(), Some(&student_spec.name), registry, device)
-                .map_err(|e| DistillError::Invalid(format!("stage {number} ({name}) is skipped, but its student cannot be loaded: {e}")))?;
+            // Keep what the finished stage reported (steps, seconds, scores), so a run that ends in a
+            // later sitting still accounts for every stage.
+            let mut report = crate::io::read_json::<serde_json::Value>(&done).ok().filter(serde_json::Value::is_object).unwrap_or_else(|| json!({"stage": name}));
+            report["skipped"] = json!(true);
+            // The next stage starts from this one's result, chosen as when it ran: its best dev
+            // checkpoint if it evaluated, else its last weights.
+            let best = dir.join("best");
+            let weights = if !report["best_step"].is_null() && best.is_dir() { best } else { dir.join("student") };
+            let p = Pretrained::load(weights.to_str().unwrap_or_default(), Some(&student_spec.name), registry, device)
+                .map_err(|e| DistillError::Invalid(format!("stage {number} ({name}) is skipped, but its student {} cannot be loaded: {e}", weights.display())))?;
             student_model = p.model;
-            stage_reports.push(json!({"stage": name, "skipped": true}));
+            stage_reports.push(report);
             continue;
         }
         let examples_owned;

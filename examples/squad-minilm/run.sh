@@ -63,7 +63,7 @@ for m in teacher student-a student-b student-b-t2w1 student-c; do
   [ -f "$out/eval-$m/scores.json" ] || $distill eval --model "$dir" --data "$shared/squad/dev-v2.0-small.json" --output-dir "$out/eval-$m" > "$out/eval-$m.json"
 done
 for m in student-a student-b student-b-t2w1 student-c; do
-  [ -f "$out/bench-$m.json" ] || $distill bench --json --teacher "$teacher" --student "$out/$m/student" > "$out/bench-$m.json"
+  [ -f "$out/bench-$m.json" ] || $distill bench --json --iterations 10 --teacher "$teacher" --student "$out/$m/student" > "$out/bench-$m.json"
 done
 python3 examples/squad-minilm/table.py "$out" | tee "$out/results.md"
 # Each model against A, with a paired bootstrap interval of the F1 difference (the dev set is small).
