@@ -68,8 +68,8 @@ done
 python3 examples/squad-minilm/table.py "$out" | tee "$out/results.md"
 # Each model against A, with a paired bootstrap interval of the F1 difference (the dev set is small).
 for m in student-b student-b-t2w1 student-c teacher; do
-  echo "{\"a\": \"student-a\", \"b\": \"$m\", \"comparison\": $(python3 examples/squad-minilm/compare.py "$shared/squad/dev-v2.0-small.json" \
-    "$out/eval-student-a/predictions.json" "$out/eval-$m/predictions.json")}"
+  comparison=$(python3 examples/squad-minilm/compare.py "$shared/squad/dev-v2.0-small.json" "$out/eval-student-a/predictions.json" "$out/eval-$m/predictions.json")
+  echo "{\"a\": \"student-a\", \"b\": \"$m\", \"comparison\": $comparison}"
 done > "$out/compare-with-a.jsonl"
 # The exported models, loaded by Python transformers alone, give distill's answers.
 python3 examples/squad-minilm/check_transformers.py "$out" "$shared/squad/dev-v2.0-small.json" | tee "$out/transformers-check.txt"
