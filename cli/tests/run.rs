@@ -131,6 +131,10 @@ fn tinybert_recipe_runs_three_stages_and_skips_finished_ones() {
         assert_eq!(stage["stage"], name, "{report}");
         assert!(stage["steps"].as_u64().unwrap() > 0 && stage["seconds"].as_f64().unwrap() > 0.0, "{report}");
     }
+    // A damaged stage report stops the run with its file named, rather than being passed over.
+    std::fs::write(output.join("stage-2-task-intermediate/done.json"), "{\"stage\": ").unwrap();
+    let out = distill(&args);
+    assert!(!out.status.success() && text(&out).contains("stage-2-task-intermediate/done.json"), "{}", text(&out));
 }
 
 fn run_to_end(args: &[&str]) {

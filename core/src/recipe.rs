@@ -208,6 +208,13 @@ pub fn stages(strategy: Strategy) -> Vec<(&'static str, bool)> {
     }
 }
 
+/// What a finished stage hands on: its best dev checkpoint if it evaluated and exported one;
+/// None means its last weights.
+fn best_checkpoint(stage_dir: &Path, evaluated: bool) -> Option<PathBuf> {
+    let best = stage_dir.join("best");
+    (evaluated && best.is_dir()).then_some(best)
+}
+
 /// Runs a whole distillation (or fine-tuning) as configured.
 pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<RunReport> {
     check_plugins(registry, config)?;
@@ -335,13 +342,15 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         let done = dir.join("done.json");
         if number < start || (config.resume && done.is_file()) {
             // Keep what the finished stage reported (steps, seconds, scores), so a run that ends in a
-            // later sitting still accounts for every stage.
-            let mut report = crate::io::read_json::<serde_json::Value>(&done).ok().filter(serde_json::Value::is_object).unwrap_or_else(|| json!({"stage": name}));
+            // later sitting still accounts for every stage. (A stage before --start-stage may
+            // have no report.)
+            let mut report = if done.is_file() { crate::io::read_json::<serde_json::Value>(&done)? } else { json!({"stage": name}) };
+            if !report.is_object() {
+                return Err(DistillError::Invalid(format!("{}: expected a JSON object, the report of stage {number} ({name})", done.display())));
+            }
             report["skipped"] = json!(true);
-            // The next stage starts from this one's result, chosen as when it ran: its best dev
-            // checkpoint if it evaluated, else its last weights.
-            let best = dir.join("best");
-            let weights = if !report["best_step"].is_null() && best.is_dir() { best } else { dir.join("student") };
+            // The next stage starts from this one's result, chosen as when it ran.
+            let weights = best_checkpoint(&dir, !report["best_step"].is_null()).unwrap_or_else(|| dir.join("student"));
             let p = Pretrained::load(weights.to_str().unwrap_or_default(), Some(&student_spec.name), registry, device)
                 .map_err(|e| DistillError::Invalid(format!("stage {number} ({name}) is skipped, but its student {} cannot be loaded: {e}", weights.display())))?;
             student_model = p.model;
@@ -400,10 +409,9 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         };
         eprintln!("stage {number}/{} {name}: {} examples, {} updates", stage_list.len(), examples.len(), crate::train::trainer::total_steps(examples.len(), &train_config));
         let outcome = run_stage(Trainable { model: student_model, projections }, &stage, &train_config, &export)?;
-        // Keep the best dev checkpoint of a stage that evaluated, else its last weights.
-        student_model = match (outcome.state.best_step, dir.join("best").is_dir()) {
-            (Some(_), true) => Pretrained::load(dir.join("best").to_str().unwrap_or_default(), Some(&student_spec.name), registry, device)?.model,
-            _ => outcome.trainable.model,
+        student_model = match best_checkpoint(&dir, outcome.state.best_step.is_some()) {
+            Some(best) => Pretrained::load(best.to_str().unwrap_or_default(), Some(&student_spec.name), registry, device)?.model,
+            None => outcome.trainable.model,
         };
         let report = json!({"stage": name, "steps": outcome.state.step, "seconds": outcome.seconds, "best_metric": outcome.best_metric, "best_step": outcome.state.best_step, "stopped_early": outcome.state.stopped_early, "eval": outcome.last_eval});
         crate::io::write_json_atomic(&done, &report)?;
