@@ -40,14 +40,16 @@ def best_span(model, tok, question, context):
         out = model(**enc)
     best = (float("-inf"), "")
     for w in range(offsets.shape[0]):
-        context_tokens = [i for i, s in enumerate(enc.sequence_ids(w)) if s == 1]
-        start, end = out.start_logits[w], out.end_logits[w]
-        for i in context_tokens:
-            for j in context_tokens:
-                if i <= j < i + 30:
-                    score = (start[i] + end[j]).item()
-                    if score > best[0]:
-                        best = (score, context[offsets[w, i, 0]:offsets[w, j, 1]])
+        in_context = torch.tensor([s == 1 for s in enc.sequence_ids(w)])
+        n = in_context.shape[0]
+        # Score of every span (start i, end j): context tokens only, i <= j < i + 30.
+        scores = out.start_logits[w, :n, None] + out.end_logits[w, None, :n]
+        allowed = torch.ones(n, n, dtype=torch.bool).triu().tril(29) & in_context[:, None] & in_context[None, :]
+        scores = scores.masked_fill(~allowed, float("-inf"))
+        flat = int(scores.argmax())
+        i, j = divmod(flat, n)
+        if scores[i, j].item() > best[0]:
+            best = (scores[i, j].item(), context[offsets[w, i, 0]:offsets[w, j, 1]])
     return best[1]
 
 
