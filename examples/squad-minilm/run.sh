@@ -58,16 +58,17 @@ timed student-c $distill --strategy tinybert --teacher "$teacher" --student-laye
   --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" --output "$out/student-c" --cache-dir "$out/student-b/cache" \
   --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
-for m in teacher student-a student-b student-b-t2w1 student-c; do
+students=(student-a student-b student-b-t2w1 student-c)
+for m in teacher "${students[@]}"; do
   dir="$out/$m/student"
   [ -f "$out/eval-$m/scores.json" ] || $distill eval --model "$dir" --data "$shared/squad/dev-v2.0-small.json" --output-dir "$out/eval-$m" > "$out/eval-$m.json"
 done
-for m in student-a student-b student-b-t2w1 student-c; do
+for m in "${students[@]}"; do
   [ -f "$out/bench-$m.json" ] || $distill bench --json --iterations 10 --teacher "$teacher" --student "$out/$m/student" > "$out/bench-$m.json"
 done
 python3 examples/squad-minilm/table.py "$out" | tee "$out/results.md"
 # Each model against A, with a paired bootstrap interval of the F1 difference (the dev set is small).
-for m in student-b student-b-t2w1 student-c teacher; do
+for m in "${students[@]:1}" teacher; do
   comparison=$(python3 examples/squad-minilm/compare.py "$shared/squad/dev-v2.0-small.json" "$out/eval-student-a/predictions.json" "$out/eval-$m/predictions.json")
   echo "{\"a\": \"student-a\", \"b\": \"$m\", \"comparison\": $comparison}"
 done > "$out/compare-with-a.jsonl"

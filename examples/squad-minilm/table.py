@@ -32,10 +32,12 @@ print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 fmt = lambda v, f: (f.format(v) if v is not None else "-")
 for label, name in rows:
     scores = load(f"eval-{name}/scores.json") or {}
-    # Every student's bench runs the teacher beside it; the teacher's row takes A's.
-    b = load(f"bench-{name}.json") if name != "teacher" else load("bench-student-a.json")
-    side = (b or {}).get("student" if name != "teacher" else "teacher", {})
-    speed = (b or {}).get("student_speedup", {}).get("latency_ms_b1_s384") if name != "teacher" else 1.0
+    if name == "teacher":
+        # Every student's bench runs the teacher beside it; the teacher's row takes A's.
+        side, speed = (load("bench-student-a.json") or {}).get("teacher", {}), 1.0
+    else:
+        b = load(f"bench-{name}.json") or {}
+        side, speed = b.get("student", {}), b.get("student_speedup", {}).get("latency_ms_b1_s384")
     f1 = scores.get("f1")
     share = 100 * f1 / teacher_f1 if f1 is not None and teacher_f1 else None
     w = wall(name)
