@@ -1,56 +1,31 @@
 #!/usr/bin/env python3
 """How much of an F1 difference between two models is the dev set's noise: a paired bootstrap
-over questions of dev-v2.0-small.
+over the questions.
 
-    python3 examples/squad-minilm/compare.py DEV_JSON PREDICTIONS_A PREDICTIONS_B [RESAMPLES]
+    python3 examples/squad-minilm/compare.py PER_QUESTION_A PER_QUESTION_B [RESAMPLES]
 
-Per-question F1 as the official evaluate-v2.0.py computes it (normalised tokens, best over the
-gold answers, exact match of "no answer" for unanswerable questions); prints both models' F1,
-the difference B - A and its 95 % interval over RESAMPLES (default 10,000) resamplings of the
-questions with replacement, and the share of resamplings in which B is not better.
+PER_QUESTION_*: what `distill score --per-question FILE` wrote for each model on the same dev
+file (the official per-question F1, so this script does no scoring of its own). Prints both
+models' F1, the difference B - A and its 95 % interval over RESAMPLES (default 10,000)
+resamplings of the questions with replacement, and the share of resamplings in which B is not
+better.
 """
-import collections
 import json
 import random
-import re
-import string
 import sys
 
 
-def normalize(s):
-    s = "".join(ch for ch in s.lower() if ch not in set(string.punctuation))
-    s = re.sub(r"\b(a|an|the)\b", " ", s)
-    return " ".join(s.split())
-
-
-def f1(gold, pred):
-    g, p = normalize(gold).split(), normalize(pred).split()
-    if not g or not p:
-        return float(g == p)
-    common = sum((collections.Counter(g) & collections.Counter(p)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(p), common / len(g)
-    return 2 * precision * recall / (precision + recall)
-
-
-def per_question(dev, predictions):
-    scores = {}
-    for article in dev["data"]:
-        for para in article["paragraphs"]:
-            for qa in para["qas"]:
-                golds = [a["text"] for a in qa["answers"] if normalize(a["text"])] or [""]
-                scores[qa["id"]] = max(f1(g, predictions.get(qa["id"], "")) for g in golds)
-    return scores
+def f1_by_question(path):
+    return {row["id"]: row["f1"] for row in json.load(open(path))}
 
 
 def main():
-    if len(sys.argv) < 4:
+    if len(sys.argv) < 3:
         sys.exit(__doc__)
-    dev = json.load(open(sys.argv[1]))
-    a = per_question(dev, json.load(open(sys.argv[2])))
-    b = per_question(dev, json.load(open(sys.argv[3])))
-    resamples = int(sys.argv[4]) if len(sys.argv) > 4 else 10_000
+    a, b = f1_by_question(sys.argv[1]), f1_by_question(sys.argv[2])
+    if a.keys() != b.keys():
+        sys.exit(f"{sys.argv[1]} and {sys.argv[2]} score different questions ({len(a)} and {len(b)})")
+    resamples = int(sys.argv[3]) if len(sys.argv) > 3 else 10_000
     ids = sorted(a)
     diffs = [b[i] - a[i] for i in ids]
     n = len(ids)

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use distill_core::data::squad::SquadFile;
-use distill_core::task::qa::score::{V2Options, evaluate_v1, evaluate_v2};
+use distill_core::task::qa::score::{V2Options, evaluate_v1, evaluate_v2, per_question_v1, per_question_v2};
 use serde_json::{Map, Value};
 
 /// Scores predictions as the official SQuAD scripts do (v1.1 or v2.0, from the data file).
@@ -23,6 +23,10 @@ pub struct Args {
     /// Score as v1.1 or v2.0 regardless of the file's version field.
     #[arg(long, value_parser = ["1.1", "2.0"])]
     version: Option<String>,
+    /// Also write each question's scores (id, has_answer, exact 0/1, f1 0..1, after the no-answer
+    /// threshold) as a JSON array in dataset order: the questions the totals count.
+    #[arg(long = "per-question", value_name = "FILE")]
+    per_question: Option<PathBuf>,
 }
 
 fn read_map(path: &PathBuf) -> Result<Map<String, Value>> {
@@ -40,15 +44,19 @@ pub fn run(args: Args) -> Result<()> {
         Some(v) => v == "2.0",
         None => dataset.is_v2(),
     };
-    let result = if v2 {
+    let (result, per_question) = if v2 {
         let na_probs = args.na_probs.as_ref().map(read_map).transpose()?;
-        evaluate_v2(&dataset, &predictions, &V2Options { na_probs: na_probs.as_ref(), na_prob_thresh: args.na_prob_thresh })
+        let options = V2Options { na_probs: na_probs.as_ref(), na_prob_thresh: args.na_prob_thresh };
+        (evaluate_v2(&dataset, &predictions, &options), args.per_question.is_some().then(|| per_question_v2(&dataset, &predictions, &options)))
     } else {
         if args.na_probs.is_some() {
             bail!("--na-probs applies to SQuAD 2.0 only; {} is v1.1", args.data.display());
         }
-        evaluate_v1(&dataset, &predictions)
+        (evaluate_v1(&dataset, &predictions), args.per_question.is_some().then(|| per_question_v1(&dataset, &predictions)))
     };
+    if let (Some(path), Some(scores)) = (&args.per_question, per_question) {
+        distill_core::io::write_json_atomic(path, &scores)?;
+    }
     println!("{}", serde_json::to_string_pretty(&result)?);
     Ok(())
 }

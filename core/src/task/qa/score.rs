@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::data::squad::SquadFile;
@@ -100,18 +101,39 @@ pub fn exact(prediction: &str, gold: &str) -> f64 {
     f64::from(u8::from(normalize_answer(prediction) == normalize_answer(gold)))
 }
 
+/// One question's score as the official scripts count it: exact 0 or 1, F1 in [0, 1].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuestionScore {
+    pub id: String,
+    pub has_answer: bool,
+    pub exact: f64,
+    pub f1: f64,
+}
+
+/// evaluate-v1.1.py per question, in dataset order: a question without a prediction scores 0.
+pub fn per_question_v1(dataset: &SquadFile, predictions: &Map<String, Value>) -> Vec<QuestionScore> {
+    dataset
+        .questions()
+        .map(|(_, qa)| {
+            let (exact_score, f1) = match predictions.get(&qa.id) {
+                Some(pred) => {
+                    let pred = pred.as_str().unwrap_or_default();
+                    let golds = qa.answers.iter().map(|a| a.text.as_str());
+                    (golds.clone().map(|g| exact(pred, g)).fold(0.0, f64::max), golds.map(|g| f1_v1(pred, g)).fold(0.0, f64::max))
+                }
+                None => (0.0, 0.0),
+            };
+            QuestionScore { id: qa.id.clone(), has_answer: !qa.answers.is_empty(), exact: exact_score, f1 }
+        })
+        .collect()
+}
+
 /// evaluate-v1.1.py: questions without a prediction count as 0.
 pub fn evaluate_v1(dataset: &SquadFile, predictions: &Map<String, Value>) -> Value {
-    let (mut em, mut f1, mut total) = (0.0, 0.0, 0usize);
-    for (_, qa) in dataset.questions() {
-        total += 1;
-        let Some(pred) = predictions.get(&qa.id) else { continue };
-        let pred = pred.as_str().unwrap_or_default();
-        let golds = qa.answers.iter().map(|a| a.text.as_str());
-        em += golds.clone().map(|g| exact(pred, g)).fold(0.0, f64::max);
-        f1 += golds.map(|g| f1_v1(pred, g)).fold(0.0, f64::max);
-    }
-    json!({"exact_match": 100.0 * em / total as f64, "f1": 100.0 * f1 / total as f64})
+    let scores = per_question_v1(dataset, predictions);
+    let total = scores.len() as f64;
+    let (em, f1) = (scores.iter().map(|s| s.exact).sum::<f64>(), scores.iter().map(|s| s.f1).sum::<f64>());
+    json!({"exact_match": 100.0 * em / total, "f1": 100.0 * f1 / total})
 }
 
 /// Options of evaluate-v2.0.py: `--na-prob-file` and `--na-prob-thresh`.
@@ -120,10 +142,10 @@ pub struct V2Options<'a> {
     pub na_prob_thresh: f64,
 }
 
-/// evaluate-v2.0.py: questions without a prediction are left out of the totals.
-pub fn evaluate_v2(dataset: &SquadFile, predictions: &Map<String, Value>, options: &V2Options<'_>) -> Value {
-    // (qid, has_answer, exact, f1) in dataset order, for answered questions.
-    let mut raw: Vec<(String, bool, f64, f64)> = Vec::new();
+/// evaluate-v2.0.py's raw scores, before the no-answer threshold: answered questions only, in
+/// dataset order; and whether each question of the dataset has an answer.
+fn raw_scores_v2<'d>(dataset: &'d SquadFile, predictions: &Map<String, Value>) -> (Vec<QuestionScore>, HashMap<&'d str, bool>) {
+    let mut raw = Vec::new();
     let mut has_ans: HashMap<&str, bool> = HashMap::new();
     for (_, qa) in dataset.questions() {
         has_ans.insert(&qa.id, !qa.answers.is_empty());
@@ -133,26 +155,43 @@ pub fn evaluate_v2(dataset: &SquadFile, predictions: &Map<String, Value>, option
         }
         let Some(pred) = predictions.get(&qa.id) else { continue };
         let pred = pred.as_str().unwrap_or_default();
-        let em = golds.iter().map(|g| exact(pred, g)).fold(0.0, f64::max);
+        let exact_score = golds.iter().map(|g| exact(pred, g)).fold(0.0, f64::max);
         let f1 = golds.iter().map(|g| f1_v2(pred, g)).fold(0.0, f64::max);
-        raw.push((qa.id.clone(), !qa.answers.is_empty(), em, f1));
+        raw.push(QuestionScore { id: qa.id.clone(), has_answer: !qa.answers.is_empty(), exact: exact_score, f1 });
     }
+    (raw, has_ans)
+}
+
+/// `apply_no_ans_threshold`: a question whose no-answer probability exceeds the threshold
+/// scores 1 if it has no answer, else 0.
+fn apply_threshold(raw: &[QuestionScore], options: &V2Options<'_>) -> Vec<QuestionScore> {
     let na_prob = |qid: &str| options.na_probs.map_or(0.0, |m| m.get(qid).and_then(Value::as_f64).unwrap_or(0.0));
-    let thresholded: Vec<(bool, f64, f64)> = raw
-        .iter()
-        .map(|(qid, has, em, f1)| {
-            if na_prob(qid) > options.na_prob_thresh {
-                let s = f64::from(u8::from(!has));
-                (*has, s, s)
+    raw.iter()
+        .map(|q| {
+            if na_prob(&q.id) > options.na_prob_thresh {
+                let s = f64::from(u8::from(!q.has_answer));
+                QuestionScore { exact: s, f1: s, ..q.clone() }
             } else {
-                (*has, *em, *f1)
+                q.clone()
             }
         })
-        .collect();
+        .collect()
+}
+
+/// evaluate-v2.0.py per question, after the no-answer threshold: the questions its totals count
+/// (those with a prediction), in dataset order.
+pub fn per_question_v2(dataset: &SquadFile, predictions: &Map<String, Value>, options: &V2Options<'_>) -> Vec<QuestionScore> {
+    apply_threshold(&raw_scores_v2(dataset, predictions).0, options)
+}
+
+/// evaluate-v2.0.py: questions without a prediction are left out of the totals.
+pub fn evaluate_v2(dataset: &SquadFile, predictions: &Map<String, Value>, options: &V2Options<'_>) -> Value {
+    let (raw, has_ans) = raw_scores_v2(dataset, predictions);
+    let thresholded = apply_threshold(&raw, options);
     let summary = |filter: Option<bool>| {
-        let picked: Vec<&(bool, f64, f64)> = thresholded.iter().filter(|(h, ..)| filter.is_none_or(|f| *h == f)).collect();
+        let picked: Vec<&QuestionScore> = thresholded.iter().filter(|q| filter.is_none_or(|f| q.has_answer == f)).collect();
         let n = picked.len() as f64;
-        (100.0 * picked.iter().map(|t| t.1).sum::<f64>() / n, 100.0 * picked.iter().map(|t| t.2).sum::<f64>() / n, picked.len())
+        (100.0 * picked.iter().map(|q| q.exact).sum::<f64>() / n, 100.0 * picked.iter().map(|q| q.f1).sum::<f64>() / n, picked.len())
     };
     let mut out = Map::new();
     let (e, f, n) = summary(None);
@@ -169,8 +208,8 @@ pub fn evaluate_v2(dataset: &SquadFile, predictions: &Map<String, Value>, option
     }
     if let Some(na_probs) = options.na_probs {
         let num_no_ans = has_ans.values().filter(|h| !**h).count();
-        for (name, pick) in [("exact", 2usize), ("f1", 3usize)] {
-            let scores: HashMap<&str, f64> = raw.iter().map(|r| (r.0.as_str(), if pick == 2 { r.2 } else { r.3 })).collect();
+        for name in ["exact", "f1"] {
+            let scores: HashMap<&str, f64> = raw.iter().map(|q| (q.id.as_str(), if name == "exact" { q.exact } else { q.f1 })).collect();
             let (best, thresh) = best_threshold(na_probs, &scores, predictions, &has_ans, num_no_ans);
             out.insert(format!("best_{name}"), json!(best));
             out.insert(format!("best_{name}_thresh"), json!(thresh));
