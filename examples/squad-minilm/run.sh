@@ -7,7 +7,8 @@
 #              B' the same with T 2, w 1)
 #   student C  the TinyBERT recipe: general intermediate distillation on raw text
 #              (unlabelled-v2.0.json), task intermediate distillation on data augmented by
-#              `distill augment`, then prediction-layer distillation
+#              `distill augment`, then prediction-layer distillation (C' the same without the
+#              attention-score term)
 # then `distill eval` and `distill bench` of every model on dev-v2.0-small.json and a table in
 # target/squad-minilm/results.md, and a check that Python transformers loads the exported models
 # and gives the same answers. Every run checkpoints and resumes, and finished runs and
@@ -58,10 +59,19 @@ timed student-c $distill --strategy tinybert --teacher "$teacher" --student-laye
   --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" --output "$out/student-c" --cache-dir "$out/student-b/cache" \
   --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
-students=(student-a student-b student-b-t2w1 student-c)
+# C's variant without the attention term: in C, the raw-score attention MSE outweighed the hidden
+# term tenfold and pulled even the copied embeddings away from the teacher's.
+timed student-c-noatt $distill --strategy tinybert --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
+  --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" --output "$out/student-c-noatt" --cache-dir "$out/student-b/cache" \
+  --attention-weight 0 --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+
+students=(student-a student-b student-b-t2w1 student-c student-c-noatt)
 for m in teacher "${students[@]}"; do
   dir="$out/$m/student"
   [ -f "$out/eval-$m/scores.json" ] || $distill eval --model "$dir" --data "$shared/squad/dev-v2.0-small.json" --output-dir "$out/eval-$m" > "$out/eval-$m.json"
+  # Each question's official score, for the paired comparison below.
+  [ -f "$out/eval-$m/per-question.json" ] || $distill score --data "$shared/squad/dev-v2.0-small.json" --predictions "$out/eval-$m/predictions.json" \
+    --per-question "$out/eval-$m/per-question.json" > /dev/null
 done
 for m in "${students[@]}"; do
   [ -f "$out/bench-$m.json" ] || $distill bench --json --iterations 10 --teacher "$teacher" --student "$out/$m/student" > "$out/bench-$m.json"
@@ -69,7 +79,7 @@ done
 python3 examples/squad-minilm/table.py "$out" | tee "$out/results.md"
 # Each model against A, with a paired bootstrap interval of the F1 difference (the dev set is small).
 for m in "${students[@]:1}" teacher; do
-  comparison=$(python3 examples/squad-minilm/compare.py "$shared/squad/dev-v2.0-small.json" "$out/eval-student-a/predictions.json" "$out/eval-$m/predictions.json")
+  comparison=$(python3 examples/squad-minilm/compare.py "$out/eval-student-a/per-question.json" "$out/eval-$m/per-question.json")
   echo "{\"a\": \"student-a\", \"b\": \"$m\", \"comparison\": $comparison}"
 done > "$out/compare-with-a.jsonl"
 # The exported models, loaded by Python transformers alone, give distill's answers.
