@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use distill_core::data::squad::SquadFile;
@@ -29,7 +29,7 @@ pub struct Args {
     per_question: Option<PathBuf>,
 }
 
-fn read_map(path: &PathBuf) -> Result<Map<String, Value>> {
+fn read_map(path: &Path) -> Result<Map<String, Value>> {
     match distill_core::io::read_json::<Value>(path)? {
         Value::Object(m) => Ok(m),
         _ => bail!("{}: expected a JSON object keyed by question id", path.display()),
@@ -45,7 +45,7 @@ pub fn run(args: Args) -> Result<()> {
         None => dataset.is_v2(),
     };
     let (result, per_question) = if v2 {
-        let na_probs = args.na_probs.as_ref().map(read_map).transpose()?;
+        let na_probs = args.na_probs.as_deref().map(read_map).transpose()?;
         let options = V2Options { na_probs: na_probs.as_ref(), na_prob_thresh: args.na_prob_thresh };
         (evaluate_v2(&dataset, &predictions, &options), args.per_question.is_some().then(|| per_question_v2(&dataset, &predictions, &options)))
     } else {

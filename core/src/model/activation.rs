@@ -68,7 +68,7 @@ fn gelu_cpu_autodiff<const D: usize>(x: Tensor<D>) -> Tensor<D> {
             (value[i], slope[i], product[i]) = (y, s, x * s);
         }
     });
-    let constant = |v: Vec<f32>| Tensor::from_inner(Tensor::<D>::from_data(TensorData::new(v, dims.clone()), &device));
+    let constant = |v: Vec<f32>| Tensor::from_inner(Tensor::<D>::from_data(TensorData::new(v, dims), &device));
     (x * constant(slope) - constant(product)) + constant(value)
 }
 

@@ -84,7 +84,7 @@ impl EncoderConfig {
                 return err(field, "must be positive".into());
             }
         }
-        if self.hidden_size % self.num_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_heads) {
             return err(
                 "num_attention_heads",
                 format!("hidden size {} is not a multiple of {} heads", self.hidden_size, self.num_heads),

@@ -104,7 +104,7 @@ impl ArchitectureSpec {
         if s.num_layers == 0 || s.hidden_size == 0 || s.num_heads == 0 || s.intermediate_size == 0 {
             return fail("field `student`: every size must be positive".into());
         }
-        if s.hidden_size % s.num_heads != 0 {
+        if !s.hidden_size.is_multiple_of(s.num_heads) {
             return fail(format!("field `student`: hidden size {} is not a multiple of {} heads", s.hidden_size, s.num_heads));
         }
         if let Err(message) = self.tensors.validate() {

@@ -328,7 +328,7 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
 
         let at_end = state.step == total;
         if let Some(evaluator) = stage.evaluator
-            && (at_end || config.eval_every.is_some_and(|e| e > 0 && state.step % e == 0))
+            && (at_end || config.eval_every.is_some_and(|e| e > 0 && state.step.is_multiple_of(e)))
         {
             let model = student.model.valid();
             let report = evaluator.evaluate(&model)?;
@@ -347,7 +347,7 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
             }
             last_eval = Some(report.values);
         }
-        if at_end || state.stopped_early || state.step % config.save_every.max(1) == 0 {
+        if at_end || state.stopped_early || state.step.is_multiple_of(config.save_every.max(1)) {
             state.seconds = earlier_seconds + started.elapsed().as_secs_f64();
             checkpoint::save(&ckpt_path, &student, &optimizer, &state)?;
         }
