@@ -84,3 +84,5 @@ for m in "${students[@]:1}" teacher; do
 done > "$out/compare-with-a.jsonl"
 # The exported models, loaded by Python transformers alone, give distill's answers.
 python3 examples/squad-minilm/check_transformers.py "$out" "$shared/squad/dev-v2.0-small.json" | tee "$out/transformers-check.txt"
+# How far each stage's student is from the teacher, and what its QA head makes of it.
+python3 examples/squad-minilm/probe_stages.py "$out" "$shared/squad/dev-v2.0-small.json" > "$out/stage-probe.jsonl"

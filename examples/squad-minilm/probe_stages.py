@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""How far each stage's student is from the teacher on dev questions, and what its QA head makes
+of it: why the intermediate stages can lower the hidden-state loss and still hurt the answers.
+
+    python3 examples/squad-minilm/probe_stages.py OUT DEV_JSON [N]
+
+Over the first N questions of DEV_JSON (default 48; one window of 384 tokens each), for every
+model: the MSE of student layer k's hidden states against teacher layer 2k (the uniform mapping
+the recipe trains with) over the real tokens, and from the QA head the mean no-answer score
+(start + end logit of [CLS]), the mean best span score (best start + best end logit over the
+context, an upper bound of the best valid span) and the share of windows whose no-answer score
+beats that bound, that is, where the model cannot but abstain. Models: the student as distill
+builds it before any training (teacher layers 1, 3 and 5 with the teacher's embeddings and
+head), each stage's student of the TinyBERT-recipe runs (OUT/student-c*/stage-*/student), and
+the final students. One JSON line per model.
+"""
+import glob
+import json
+import os
+import sys
+
+import torch
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+
+def questions(dev, n):
+    out = []
+    for article in json.load(open(dev))["data"]:
+        for para in article["paragraphs"]:
+            out.extend((qa["question"], para["context"]) for qa in para["qas"])
+    return out[:n]
+
+
+def copied_student(teacher_dir):
+    """Teacher layers 0, 2, 4 (counted from 0), as `--student-layers 3` copies layer i * 6 / 3."""
+    model = AutoModelForQuestionAnswering.from_pretrained(teacher_dir).eval()
+    model.bert.encoder.layer = torch.nn.ModuleList(model.bert.encoder.layer[i] for i in (0, 2, 4))
+    model.config.num_hidden_layers = 3
+    return model
+
+
+def probe(model, enc, context_mask, teacher_out):
+    with torch.no_grad():
+        out = model(**enc, output_hidden_states=True)
+    real = enc["attention_mask"].bool()
+    row = {}
+    for k in range(1, len(out.hidden_states)):
+        diff = out.hidden_states[k] - teacher_out.hidden_states[2 * k] if teacher_out is not None else None
+        row[f"layer{k}_mse"] = None if diff is None else float((diff[real] ** 2).mean())
+    no_answer = out.start_logits[:, 0] + out.end_logits[:, 0]
+    best_span = out.start_logits.masked_fill(~context_mask, -1e9).max(1).values + out.end_logits.masked_fill(~context_mask, -1e9).max(1).values
+    row.update(no_answer=float(no_answer.mean()), best_span_bound=float(best_span.mean()), must_abstain=float((no_answer > best_span).float().mean()))
+    return out, row
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    out_dir, dev = sys.argv[1], sys.argv[2]
+    n = int(sys.argv[3]) if len(sys.argv) > 3 else 48
+    teacher_dir = os.path.join(out_dir, "teacher", "student")
+    tok = AutoTokenizer.from_pretrained(teacher_dir)
+    pairs = questions(dev, n)
+    enc = tok([q for q, _ in pairs], [c for _, c in pairs], truncation="only_second", max_length=384, padding=True, return_tensors="pt")
+    context_mask = torch.tensor([[s == 1 for s in enc.sequence_ids(i)] for i in range(len(pairs))])
+    teacher_out, row = probe(AutoModelForQuestionAnswering.from_pretrained(teacher_dir).eval(), enc, context_mask, None)
+    print(json.dumps({"model": "teacher", **{k: v for k, v in row.items() if not k.endswith("_mse")}}))
+    models = [("copied student, untrained", copied_student(teacher_dir))]
+    stage_dirs = sorted(glob.glob(os.path.join(out_dir, "student-c*", "stage-*", "student")))
+    final_dirs = sorted(glob.glob(os.path.join(out_dir, "student-*", "student")))
+    for d in stage_dirs + final_dirs:
+        models.append((os.path.relpath(os.path.dirname(d) if d in final_dirs else d, out_dir), d))
+    for name, model in models:
+        if isinstance(model, str):
+            model = AutoModelForQuestionAnswering.from_pretrained(model).eval()
+        _, row = probe(model, enc, context_mask, teacher_out)
+        print(json.dumps({"model": name, **row}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
