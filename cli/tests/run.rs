@@ -137,6 +137,23 @@ fn tinybert_recipe_runs_three_stages_and_skips_finished_ones() {
     assert!(!out.status.success() && text(&out).contains("stage-2-task-intermediate/done.json"), "{}", text(&out));
 }
 
+#[test]
+fn start_stage_on_a_fresh_output_leaves_out_the_stages_before_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher = tmp.path().join("teacher");
+    tiny_qa_bert(&teacher, 2, 32, 4, 4);
+    let output = tmp.path().join("out");
+    // No --general-train: the general stage is not run, so it needs no data.
+    let out = distill(&["--strategy", "tinybert", "--start-stage", "2", "--teacher", teacher.to_str().unwrap(), "--train", &squad("tiny-v2.0.json"), "--output", output.to_str().unwrap(), "--student-layers", "1", "--epochs", "1", "--intermediate-epochs", "1", "--max-seq-len", "128", "--batch-size", "4"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("general-intermediate: not run"), "{}", text(&out));
+    assert!(!output.join("stage-1-general-intermediate").exists());
+    let report: serde_json::Value = distill_core::io::read_json(&output.join("report.json")).unwrap();
+    let stages = report["stages"].as_array().unwrap();
+    assert_eq!((stages[0]["ran"].clone(), stages[0]["steps"].clone()), (serde_json::json!(false), serde_json::json!(0)), "{report}");
+    assert!(stages[1..].iter().all(|s| s["steps"].as_u64().unwrap() > 0), "{report}");
+}
+
 fn run_to_end(args: &[&str]) {
     let out = distill(args);
     assert!(out.status.success(), "{}", text(&out));

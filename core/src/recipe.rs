@@ -340,6 +340,14 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         let number = index + 1;
         let dir = output.join(format!("stage-{number}-{name}"));
         let done = dir.join("done.json");
+        if number < start && !done.is_file() && !dir.exists() {
+            // A stage skipped by --start-stage that never ran here (e.g. the general stage for a
+            // student that is already a copy of the teacher's layers): the next stage starts
+            // from the student as built.
+            eprintln!("stage {number}/{} {name}: not run (--start-stage {start}, no {}); the next stage starts from the initial student", stage_list.len(), dir.display());
+            stage_reports.push(json!({"stage": name, "skipped": true, "ran": false, "steps": 0, "seconds": 0.0}));
+            continue;
+        }
         if number < start || (config.resume && done.is_file()) {
             // Keep what the finished stage reported (steps, seconds, scores), so a run that ends in a
             // later sitting still accounts for every stage. (A stage before --start-stage may

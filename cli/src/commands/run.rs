@@ -173,7 +173,9 @@ pub struct Args {
     /// Start over instead of resuming checkpoints and skipping finished stages.
     #[arg(long)]
     no_resume: bool,
-    /// Start at this stage (1-based), taking the previous stage's student from its directory.
+    /// Start at this stage (1-based), taking the previous stage's student from its directory, or
+    /// the student as built where that stage never ran (e.g. `--strategy tinybert --start-stage 2`
+    /// leaves out the general stage).
     #[arg(long)]
     start_stage: Option<usize>,
 }
