@@ -26,8 +26,7 @@ rows = [("teacher (MiniLM-L6-H384, fine-tuned)", "teacher"), ("A: 3 layers, labe
         ("B: 3 layers, prediction-layer distillation (T 1.5, w 0.75)", "student-b"),
         ("B': 3 layers, prediction-layer distillation (T 2, w 1)", "student-b-t2w1"),
         ("C: 3 layers, TinyBERT recipe", "student-c"),
-        ("C': 3 layers, TinyBERT recipe without the attention term", "student-c-noatt"),
-        ("C'': C' without the general stage", "student-c-nogen")]
+        ("C': 3 layers, TinyBERT recipe without the general stage and the attention term", "student-c-nogen")]
 teacher_f1 = (load("eval-teacher/scores.json") or {}).get("f1")
 print("| model | EM | F1 | % of teacher F1 | answerable F1 | best-threshold F1 | parameters | latency b1 x 384 (ms) | speed-up | training wall time |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
