@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The headline experiment, small-scale: a MiniLM-L6-H384 QA teacher and three 3-layer students.
+# The headline experiment, small-scale: a MiniLM-L6-H384 QA teacher and 3-layer students.
 #   teacher    MiniLM fine-tuned for QA on SQuAD 2.0 train (10 articles) + SQuAD 1.1 dev (visible
 #              articles, without the two dev-v2.0-small asks about), about 11,500 questions
 #   student A  3 of the teacher's layers, trained on labels alone
