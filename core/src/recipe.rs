@@ -340,7 +340,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         let number = index + 1;
         let dir = output.join(format!("stage-{number}-{name}"));
         let done = dir.join("done.json");
-        if number < start && !done.is_file() && !dir.exists() {
+        if number < start && !dir.exists() {
             // A stage skipped by --start-stage that never ran here (e.g. the general stage for a
             // student that is already a copy of the teacher's layers): the next stage starts
             // from the student as built.

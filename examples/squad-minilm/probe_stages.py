@@ -39,14 +39,16 @@ def copied_student(teacher_dir):
     return model
 
 
-def probe(model, enc, context_mask, teacher_out):
+def probe(model, enc, context_mask, teacher_out=None):
+    """The model's outputs and its row; layer MSEs only when there is a teacher to compare with."""
     with torch.no_grad():
         out = model(**enc, output_hidden_states=True)
     real = enc["attention_mask"].bool()
     row = {}
-    for k in range(1, len(out.hidden_states)):
-        diff = out.hidden_states[k] - teacher_out.hidden_states[2 * k] if teacher_out is not None else None
-        row[f"layer{k}_mse"] = None if diff is None else float((diff[real] ** 2).mean())
+    if teacher_out is not None:
+        for k in range(1, len(out.hidden_states)):
+            diff = out.hidden_states[k] - teacher_out.hidden_states[2 * k]
+            row[f"layer{k}_mse"] = float((diff[real] ** 2).mean())
     no_answer = out.start_logits[:, 0] + out.end_logits[:, 0]
     best_span = out.start_logits.masked_fill(~context_mask, -1e9).max(1).values + out.end_logits.masked_fill(~context_mask, -1e9).max(1).values
     row.update(no_answer=float(no_answer.mean()), best_span_bound=float(best_span.mean()), must_abstain=float((no_answer > best_span).float().mean()))
@@ -63,16 +65,14 @@ def main():
     pairs = questions(dev, n)
     enc = tok([q for q, _ in pairs], [c for _, c in pairs], truncation="only_second", max_length=384, padding=True, return_tensors="pt")
     context_mask = torch.tensor([[s == 1 for s in enc.sequence_ids(i)] for i in range(len(pairs))])
-    teacher_out, row = probe(AutoModelForQuestionAnswering.from_pretrained(teacher_dir).eval(), enc, context_mask, None)
-    print(json.dumps({"model": "teacher", **{k: v for k, v in row.items() if not k.endswith("_mse")}}))
-    models = [("copied student, untrained", copied_student(teacher_dir))]
-    stage_dirs = sorted(glob.glob(os.path.join(out_dir, "student-c*", "stage-*", "student")))
-    final_dirs = sorted(glob.glob(os.path.join(out_dir, "student-*", "student")))
-    for d in stage_dirs + final_dirs:
-        models.append((os.path.relpath(os.path.dirname(d) if d in final_dirs else d, out_dir), d))
-    for name, model in models:
-        if isinstance(model, str):
-            model = AutoModelForQuestionAnswering.from_pretrained(model).eval()
+    teacher_out, row = probe(AutoModelForQuestionAnswering.from_pretrained(teacher_dir).eval(), enc, context_mask)
+    print(json.dumps({"model": "teacher", **row}))
+    # (name, directory); the untrained copy is built here, so it has no directory.
+    models = [("copied student, untrained", None)]
+    models += [(os.path.relpath(d, out_dir), d) for d in sorted(glob.glob(os.path.join(out_dir, "student-c*", "stage-*", "student")))]
+    models += [(os.path.relpath(os.path.dirname(d), out_dir), d) for d in sorted(glob.glob(os.path.join(out_dir, "student-*", "student")))]
+    for name, directory in models:
+        model = copied_student(teacher_dir) if directory is None else AutoModelForQuestionAnswering.from_pretrained(directory).eval()
         _, row = probe(model, enc, context_mask, teacher_out)
         print(json.dumps({"model": name, **row}), flush=True)
 
