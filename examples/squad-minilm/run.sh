@@ -4,11 +4,12 @@
 #              articles, without the two dev-v2.0-small asks about), about 11,500 questions
 #   student A  3 of the teacher's layers, trained on labels alone
 #   student B  the same student, prediction-layer distillation from the teacher (T 1.5, w 0.75;
-#              B' the same with T 2, w 1)
+#              B' the same with T 2, w 1; B'' as B' on the augmented data of C)
 #   student C  the TinyBERT recipe: general intermediate distillation on raw text
 #              (unlabelled-v2.0.json), task intermediate distillation on data augmented by
 #              `distill augment`, then prediction-layer distillation (C' the same without the
-#              general stage and the attention-score term)
+#              general stage and the attention-score term; C'' the task-intermediate student of C'
+#              with its prediction stage on the augmented data)
 # then `distill eval` and `distill bench` of every model on dev-v2.0-small.json and a table in
 # target/squad-minilm/results.md, and a check that Python transformers loads the exported models
 # and gives the same answers. Every run checkpoints and resumes, and finished runs and
@@ -67,7 +68,22 @@ timed student-c-nogen $distill --strategy tinybert --start-stage 2 --teacher "$t
   --intermediate-train "$out/augmented.json" --output "$out/student-c-nogen" --cache-dir "$out/student-b/cache" \
   --attention-weight 0 --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
-students=(student-a student-b student-b-t2w1 student-c student-c-nogen)
+# C'': the task-intermediate student of C', then prediction-layer distillation on the augmented
+# data (where TinyBERT runs its prediction stage) instead of the original, 1 epoch (1.5 times the
+# updates of 2 epochs on the original), with the softer targets of B' and no labels (w 1): the
+# teacher labels every augmented window.
+timed student-c-aug $distill --strategy prediction --teacher "$teacher" --student "$out/student-c-nogen/stage-2-task-intermediate/student" \
+  --train "$out/augmented.json" --output "$out/student-c-aug" --temperature 2 --distill-weight 1 \
+  --epochs 1 --learning-rate 1e-4 "${common[@]}"
+
+# B'': B' on the augmented data, 1 epoch, from the same 3-layer student as A and B: what the
+# augmented data does for prediction-layer distillation without the intermediate stage of C''.
+# It shares the teacher logits C'' cached (same teacher, same data).
+timed student-b-aug $distill --strategy prediction --teacher "$teacher" --student-layers 3 \
+  --train "$out/augmented.json" --output "$out/student-b-aug" --cache-dir "$out/student-c-aug/cache" \
+  --temperature 2 --distill-weight 1 --epochs 1 --learning-rate 1e-4 "${common[@]}"
+
+students=(student-a student-b student-b-t2w1 student-b-aug student-c student-c-nogen student-c-aug)
 for m in teacher "${students[@]}"; do
   dir="$out/$m/student"
   [ -f "$out/eval-$m/scores.json" ] || $distill eval --model "$dir" --data "$shared/squad/dev-v2.0-small.json" --output-dir "$out/eval-$m" > "$out/eval-$m.json"

@@ -25,8 +25,18 @@ def wall(name):
 rows = [("teacher (MiniLM-L6-H384, fine-tuned)", "teacher"), ("A: 3 layers, labels only", "student-a"),
         ("B: 3 layers, prediction-layer distillation (T 1.5, w 0.75)", "student-b"),
         ("B': 3 layers, prediction-layer distillation (T 2, w 1)", "student-b-t2w1"),
+        ("B'': B' on the augmented data, 1 epoch", "student-b-aug"),
         ("C: 3 layers, TinyBERT recipe", "student-c"),
-        ("C': 3 layers, TinyBERT recipe without the general stage and the attention term", "student-c-nogen")]
+        ("C': 3 layers, TinyBERT recipe without the general stage and the attention term", "student-c-nogen"),
+        ("C'': C' with its prediction stage on the augmented data (T 2, w 1)", "student-c-aug")]
+# Training a run starts from that another run did first: C'' starts from C''s task-intermediate student.
+starts_from = {"student-c-aug": ("student-c-nogen", "task-intermediate")}
+
+
+def stage_seconds(name, stage):
+    report = load(f"{name}/report.json") or {}
+    return sum(s.get("seconds", 0.0) for s in report.get("stages", []) if s.get("stage") == stage)
+
 teacher_f1 = (load("eval-teacher/scores.json") or {}).get("f1")
 print("| model | EM | F1 | % of teacher F1 | answerable F1 | best-threshold F1 | parameters | latency b1 x 384 (ms) | speed-up | training wall time |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -42,6 +52,8 @@ for label, name in rows:
     f1 = scores.get("f1")
     share = 100 * f1 / teacher_f1 if f1 is not None and teacher_f1 else None
     w = wall(name)
+    if w is not None and name in starts_from:
+        w += stage_seconds(*starts_from[name])
     print(f"| {label} | {fmt(scores.get('exact'), '{:.2f}')} | {fmt(f1, '{:.2f}')} | {fmt(share, '{:.1f} %')} | {fmt(scores.get('HasAns_f1'), '{:.2f}')} | "
           f"{fmt(scores.get('best_f1'), '{:.2f}')} | {fmt(side.get('parameters'), '{:,}')} | {fmt(side.get('latency_ms_b1_s384'), '{:.1f}')} | "
           f"{fmt(speed, '{:.2f}x')} | {fmt(w / 60 if w else None, '{:.0f} min')} |")
