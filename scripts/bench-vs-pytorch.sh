@@ -20,7 +20,7 @@ torch=$(python3 scripts/bench_torch.py "$model" --batch 8 --seq 128 --student-la
 python3 - "$rust" "$torch" <<'PY'
 import json, sys
 r, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print(f"MiniLM-L6-H384, batch {r['batch']} x {r['seq']}, {t['threads']} threads, torch {t['torch']}")
+print(f"MiniLM-L6-H384, batch {r['batch']} x {r['seq']}, {t['threads']} threads, torch {t['torch']}, on {r.get('processor') or 'an unknown processor'}")
 print(f"{'measure':<34}{'distill':>12}{'pytorch':>12}{'ratio':>8}")
 for key in ["forward_ms", "student_forward_ms", "prediction_step_ms", "intermediate_step_ms"]:
     print(f"{key:<34}{r[key]:>12.1f}{t[key]:>12.1f}{r[key] / t[key]:>8.2f}")

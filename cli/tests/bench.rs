@@ -14,6 +14,7 @@ fn bench_compares_teacher_and_student() {
     tiny_qa_bert(&s, 1, 32, 4, 2);
     let data = shared().join("data/squad/tiny-v2.0.json");
     let out = Command::new(env!("CARGO_BIN_EXE_distill"))
+        .env("RAYON_NUM_THREADS", "1")
         .args(["bench", "--json", "--iterations", "1", "--seq", "16,32", "--batch", "4", "--teacher", t.to_str().unwrap(), "--student", s.to_str().unwrap(), "--data", data.to_str().unwrap()])
         .output()
         .unwrap();
@@ -26,8 +27,14 @@ fn bench_compares_teacher_and_student() {
     }
     assert!(r["teacher"]["parameters"].as_u64() > r["student"]["parameters"].as_u64());
     assert!(r["student_speedup"]["latency_ms_b1_s32"].as_f64().unwrap() > 0.0);
+    // The machine measured on: the thread pool the kernels used (one, as asked), and the processor.
+    assert_eq!(r["machine"]["threads"], 1, "{r}");
+    if std::path::Path::new("/proc/cpuinfo").exists() && cfg!(target_arch = "x86_64") {
+        assert!(r["machine"]["processor"].as_str().is_some_and(|p| !p.is_empty()), "{r}");
+    }
 
     let out = Command::new(env!("CARGO_BIN_EXE_distill"))
+        .env("RAYON_NUM_THREADS", "2")
         .args(["bench", "--steps", "--iterations", "1", "--seq", "16", "--batch", "2", "--student-layers", "2", "--teacher", t.to_str().unwrap()])
         .output()
         .unwrap();
@@ -36,4 +43,5 @@ fn bench_compares_teacher_and_student() {
     for key in ["forward_ms", "prediction_step_ms", "intermediate_step_ms", "gemm_gflops", "flops_ratio"] {
         assert!(r[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {r}");
     }
+    assert_eq!(r["threads"], 2, "RAYON_NUM_THREADS=2 gives the kernels two threads, whatever the cores: {r}");
 }

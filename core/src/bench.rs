@@ -113,6 +113,38 @@ pub fn step_time(teacher: &TaskModel, student: &TaskModel, batch: &TokenBatch, k
     })
 }
 
+/// What a measurement ran on. The same binary compares differently with PyTorch from one
+/// processor to another (README, "On another processor"), so every benchmark report names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Machine {
+    /// The processor's model name with its family and model numbers (Linux `/proc/cpuinfo`).
+    pub processor: Option<String>,
+    /// Threads of the pool burn's CPU kernels run on: `RAYON_NUM_THREADS`, else every core.
+    pub threads: usize,
+}
+
+/// The machine this process measures on.
+pub fn machine() -> Machine {
+    let processor = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|info| processor_from_cpuinfo(&info));
+    Machine { processor, threads: rayon::current_num_threads() }
+}
+
+/// `model name (family F, model M)` of the first processor a `/proc/cpuinfo` text lists.
+fn processor_from_cpuinfo(info: &str) -> Option<String> {
+    let first = info.split("\n\n").next()?;
+    let field = |key: &str| {
+        first.lines().find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            (k.trim() == key).then(|| v.trim().to_string())
+        })
+    };
+    let name = field("model name")?;
+    Some(match (field("cpu family"), field("model")) {
+        (Some(family), Some(model)) => format!("{name} (family {family}, model {model})"),
+        _ => name,
+    })
+}
+
 fn proc_status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
@@ -132,4 +164,18 @@ pub fn rss_bytes() -> Option<u64> {
 /// Number of float parameters of a module.
 pub fn parameter_count<M: Module>(m: &M) -> usize {
     m.num_params()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::processor_from_cpuinfo;
+
+    #[test]
+    fn processor_is_the_first_ones_name_family_and_model() {
+        let info = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 207\nmodel name\t: Intel(R) Xeon(R) Processor\n\nprocessor\t: 1\nmodel name\t: Other\n";
+        assert_eq!(processor_from_cpuinfo(info).as_deref(), Some("Intel(R) Xeon(R) Processor (family 6, model 207)"));
+        // Without family and model numbers (some ARM kernels) the name alone; without a name, nothing.
+        assert_eq!(processor_from_cpuinfo("model name : Neoverse\n").as_deref(), Some("Neoverse"));
+        assert_eq!(processor_from_cpuinfo("processor : 0\nBogoMIPS : 50.00\n"), None);
+    }
 }

@@ -116,8 +116,9 @@ fn steps(args: &Args) -> Result<Value> {
     // A training step: the teacher's forward, the student's forward and backward (about 2x forward).
     let step_flops = t_flops + 3.0 * s_flops;
     let student_forward = forward_time(&student, &batch, args.iterations);
+    let machine = distill_core::bench::machine();
     Ok(json!({
-        "batch": args.batch, "seq": seq, "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "batch": args.batch, "seq": seq, "threads": machine.threads, "processor": machine.processor,
         "forward_ms": forward.seconds * 1e3, "forward_gflops": t_flops / forward.seconds / 1e9,
         "student_forward_ms": student_forward.seconds * 1e3,
         "student_speedup": forward.seconds / student_forward.seconds, "flops_ratio": t_flops / s_flops,
@@ -146,11 +147,13 @@ pub fn run(args: Args) -> Result<()> {
         speedup[&l] = json!(teacher[&l].as_f64().unwrap_or(0.0) / student[&l].as_f64().unwrap_or(f64::NAN));
         speedup[&th] = json!(student[&th].as_f64().unwrap_or(0.0) / teacher[&th].as_f64().unwrap_or(f64::NAN));
     }
-    let report = json!({"teacher": teacher, "student": student, "student_speedup": speedup});
+    let machine = distill_core::bench::machine();
+    let report = json!({"teacher": teacher, "student": student, "student_speedup": speedup, "machine": machine});
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
+    println!("{}, {} threads", machine.processor.as_deref().unwrap_or("processor unknown"), machine.threads);
     println!("{:<34} {:>16} {:>16} {:>9}", "", "teacher", "student", "speed-up");
     let keys: Vec<String> = teacher.as_object().expect("an object").keys().filter(|k| *k != "model").cloned().collect();
     for key in keys {
