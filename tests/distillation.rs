@@ -48,6 +48,7 @@ fn model(layers: usize, hidden: usize, seed: u64) -> TaskModel {
     init_random(&config(layers, hidden), Some((Head::Classification, 2)), layout, seed, &distill_core::default_device()).unwrap()
 }
 
+#[allow(clippy::too_many_arguments)] // the trainer's inputs, spelled out for each test case
 fn train(student: TaskModel, projections_for: Option<usize>, loss: StageLoss, data: &[TrainExample], teachers: &[TaskModel], logits: &[Vec<teacher_cache::ExampleLogits>], cfg: &TrainConfig, dir: &std::path::Path) -> Trainable {
     let width = student.encoder.config.hidden_size;
     let projections = match projections_for {

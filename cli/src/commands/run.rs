@@ -267,7 +267,7 @@ impl Args {
         if !(0.0..=1.0).contains(&c.prediction.weight) {
             bail!("--distill-weight must lie in [0, 1], not {}", c.prediction.weight);
         }
-        if !(c.prediction.temperature > 0.0) {
+        if c.prediction.temperature.is_nan() || c.prediction.temperature <= 0.0 {
             bail!("--temperature must be positive, not {}", c.prediction.temperature);
         }
         Ok(c)

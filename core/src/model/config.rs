@@ -93,7 +93,7 @@ impl EncoderConfig {
         if self.position_scheme == PositionScheme::AfterPadding && self.pad_token_id + 1 >= self.max_position_embeddings {
             return err("pad_token_id", "leaves no room for positions after padding".into());
         }
-        if !(self.layer_norm_eps > 0.0) {
+        if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
             return err("layer_norm_eps", "must be positive".into());
         }
         Ok(())

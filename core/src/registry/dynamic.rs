@@ -60,8 +60,7 @@ pub fn read_library(path: &Path) -> Result<Vec<ArchitectureSpec>, PluginLoadErro
             return Err(fail(path, "`distill_plugin_manifest` returned no manifest (null)"));
         }
         // SAFETY: the ABI requires a NUL-terminated string that lives as long as the library.
-        let text = unsafe { CStr::from_ptr(ptr) }.to_str().map_err(|_| fail(path, "the manifest is not UTF-8"))?.to_string();
-        text
+        unsafe { CStr::from_ptr(ptr) }.to_str().map_err(|_| fail(path, "the manifest is not UTF-8"))?.to_string()
     };
     // Never unload: specs are copied, but unloading native code is a source of crashes.
     std::mem::forget(library);

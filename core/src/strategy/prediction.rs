@@ -58,6 +58,8 @@ fn masked(logits: Tensor<2>, mask: &Tensor<2>) -> Tensor<2> {
 
 /// The teacher side of a distillation term: one teacher's logits, or several teachers whose
 /// softened distributions are averaged.
+// A handful live per step: boxing the tensor would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 pub enum TeacherLogits {
     One(Tensor<2>),
     Many(Vec<Tensor<2>>),

@@ -280,6 +280,7 @@ mod tests {
 
     /// PyTorch's AdamW (torch.optim.AdamW, amsgrad off) in f64 for one tensor, with the clipping
     /// factor of torch.nn.utils.clip_grad_norm_ applied to the gradient first.
+    #[allow(clippy::too_many_arguments)] // PyTorch's formula with its hyper-parameters, as written there
     fn reference_step(p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64], t: i32, lr: f64, wd: f64, clip: f64, c: &AdamWConfig) {
         for i in 0..p.len() {
             let g = g[i] * clip;

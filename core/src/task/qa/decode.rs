@@ -41,10 +41,14 @@ fn top_indices(logits: &[f32], spans: &[Option<(usize, usize)>], n: usize) -> Ve
     idx
 }
 
+/// An example's best answer so far: its span score, the span (character offsets in the context)
+/// and the lowest no-answer score of its features.
+type BestSoFar = (f64, Option<(usize, usize)>, f64);
+
 /// Decodes the logits of `features` (one row each, as long as the feature's tokens or longer)
 /// into one prediction per example.
 pub fn decode(examples: &[QaExample], features: &[QaFeature], start_logits: &[Vec<f32>], end_logits: &[Vec<f32>], config: &DecodeConfig) -> Vec<QaPrediction> {
-    let mut best: Vec<(f64, Option<(usize, usize)>, f64)> = vec![(f64::NEG_INFINITY, None, f64::INFINITY); examples.len()];
+    let mut best: Vec<BestSoFar> = vec![(f64::NEG_INFINITY, None, f64::INFINITY); examples.len()];
     for (k, feature) in features.iter().enumerate() {
         let (starts, ends) = (&start_logits[k], &end_logits[k]);
         let entry = &mut best[feature.example];

@@ -120,12 +120,15 @@ pub fn tokens_of_span(offsets: &[(usize, usize)], (start, end): (usize, usize)) 
     (first <= last).then_some((first, last))
 }
 
+/// A context tokenized once for all its questions: the text, its token ids and their character offsets.
+type TokenizedContext = (std::sync::Arc<str>, Vec<u32>, Vec<(usize, usize)>);
+
 /// Builds the features of `examples`.
 pub fn build_features(examples: &[QaExample], tokenizer: &TextTokenizer, config: &FeatureConfig) -> Result<Vec<QaFeature>> {
     let template = PairTemplate::of(tokenizer)?;
     let tok_err = |e: tokenizers::Error| DistillError::Tokenizer { path: tokenizer.files.paths()[0].to_path_buf(), message: e.to_string() };
     let mut features = Vec::new();
-    let mut cached_context: Option<(std::sync::Arc<str>, Vec<u32>, Vec<(usize, usize)>)> = None;
+    let mut cached_context: Option<TokenizedContext> = None;
     for (index, example) in examples.iter().enumerate() {
         let question = tokenizer.tokenizer.encode(example.question.as_str(), false).map_err(tok_err)?;
         let q_ids: Vec<u32> = question.get_ids().iter().copied().take(config.max_query_length).collect();
