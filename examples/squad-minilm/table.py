@@ -12,12 +12,16 @@ def load(path):
     return json.load(open(os.path.join(out, path))) if os.path.exists(os.path.join(out, path)) else None
 
 
+def stages(name):
+    """The stages a run's report.json lists (none before the run has finished)."""
+    return (load(f"{name}/report.json") or {}).get("stages", [])
+
+
 def wall(name):
     """Training seconds over every sitting: the stages' own clocks in report.json (kept in the
     checkpoints across resumes), else the last sitting's wall time that run.sh recorded."""
-    report = load(f"{name}/report.json")
-    if report and all("seconds" in stage for stage in report.get("stages", [])) and report.get("stages"):
-        return sum(stage["seconds"] for stage in report["stages"])
+    if stages(name) and all("seconds" in stage for stage in stages(name)):
+        return sum(stage["seconds"] for stage in stages(name))
     path = os.path.join(out, name, "wall-seconds")
     return sum(int(x) for x in open(path).read().split()) if os.path.exists(path) else None
 
@@ -29,13 +33,14 @@ rows = [("teacher (MiniLM-L6-H384, fine-tuned)", "teacher"), ("A: 3 layers, labe
         ("C: 3 layers, TinyBERT recipe", "student-c"),
         ("C': 3 layers, TinyBERT recipe without the general stage and the attention term", "student-c-nogen"),
         ("C'': C' with its prediction stage on the augmented data (T 2, w 1)", "student-c-aug")]
-# Training a run starts from that another run did first: C'' starts from C''s task-intermediate student.
+# A run that starts from another run's stage also counts that stage's training time: C'' starts
+# from C''s task-intermediate student.
 starts_from = {"student-c-aug": ("student-c-nogen", "task-intermediate")}
 
 
 def stage_seconds(name, stage):
-    report = load(f"{name}/report.json") or {}
-    return sum(s.get("seconds", 0.0) for s in report.get("stages", []) if s.get("stage") == stage)
+    return sum(s.get("seconds", 0.0) for s in stages(name) if s.get("stage") == stage)
+
 
 teacher_f1 = (load("eval-teacher/scores.json") or {}).get("f1")
 print("| model | EM | F1 | % of teacher F1 | answerable F1 | best-threshold F1 | parameters | latency b1 x 384 (ms) | speed-up | training wall time |")
