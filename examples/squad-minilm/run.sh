@@ -47,20 +47,23 @@ timed student-a $distill --strategy finetune --teacher "$teacher" --student-laye
   --output "$out/student-a" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 timed student-b $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
   --output "$out/student-b" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
-# B's variant with softer targets and no labels. It shares B's cached teacher logits.
-timed student-b-t2w1 $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
-  --output "$out/student-b-t2w1" --cache-dir "$out/student-b/cache" --temperature 2 --distill-weight 1 \
-  --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 # Three copies of each paragraph, the original included (TinyBERT uses 20): the task
 # intermediate stage runs the full teacher every step, and at 3x the data it is already the longest
 # stage on 2 cores (about 40,000 windows).
 [ -f "$out/augmented.json" ] || $distill augment --input "$out/teacher-train.json" --output "$out/augmented.json" \
   --glove "$shared/glove/glove.6B.50d.7849words.txt" --multiplication-factor 3 --seed 1 > "$out/augment-stats.json"
-timed student-c $distill --strategy tinybert --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
-  --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" --output "$out/student-c" --cache-dir "$out/student-b/cache" \
-  --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+# B'': B' (T 2, w 1, next) on the augmented data, 1 epoch, from the same 3-layer student as A and B: what the
+# augmented data does for prediction-layer distillation without the intermediate stage of C''.
+# It shares the teacher logits C'' cached (same teacher, same data).
+timed student-b-aug $distill --strategy prediction --teacher "$teacher" --student-layers 3 \
+  --train "$out/augmented.json" --output "$out/student-b-aug" --cache-dir "$out/student-c-aug/cache" \
+  --temperature 2 --distill-weight 1 --epochs 1 --learning-rate 1e-4 "${common[@]}"
 
-# C's variant without the general stage (--start-stage 2) and without the attention-score term:
+# B's variant with softer targets and no labels. It shares B's cached teacher logits.
+timed student-b-t2w1 $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
+  --output "$out/student-b-t2w1" --cache-dir "$out/student-b/cache" --temperature 2 --distill-weight 1 \
+  --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+# C': C below without the general stage (--start-stage 2) and without the attention-score term:
 # the student is already a copy of the teacher's layers, and after the general stage on raw text
 # its QA head abstained on every window (probe_stages.py); in C the raw-score attention MSE
 # outweighed the hidden-state term ten to thirty times and pulled even the copied embeddings away.
@@ -76,12 +79,10 @@ timed student-c-aug $distill --strategy prediction --teacher "$teacher" --studen
   --train "$out/augmented.json" --output "$out/student-c-aug" --temperature 2 --distill-weight 1 \
   --epochs 1 --learning-rate 1e-4 "${common[@]}"
 
-# B'': B' on the augmented data, 1 epoch, from the same 3-layer student as A and B: what the
-# augmented data does for prediction-layer distillation without the intermediate stage of C''.
-# It shares the teacher logits C'' cached (same teacher, same data).
-timed student-b-aug $distill --strategy prediction --teacher "$teacher" --student-layers 3 \
-  --train "$out/augmented.json" --output "$out/student-b-aug" --cache-dir "$out/student-c-aug/cache" \
-  --temperature 2 --distill-weight 1 --epochs 1 --learning-rate 1e-4 "${common[@]}"
+# C, the full recipe, last: its three stages are the longest run.
+timed student-c $distill --strategy tinybert --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
+  --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" --output "$out/student-c" --cache-dir "$out/student-b/cache" \
+  --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
 students=(student-a student-b student-b-t2w1 student-b-aug student-c student-c-nogen student-c-aug)
 for m in teacher "${students[@]}"; do
