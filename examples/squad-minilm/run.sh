@@ -32,9 +32,13 @@ cargo build --quiet --release -p distill-cli
 distill=./target/release/distill
 [ -f "$out/teacher-train.json" ] || python3 examples/squad-minilm/prepare_data.py "$shared/squad" "$out/teacher-train.json"
 
+# ONLY="student-a student-b-aug" trains just the students named (and the teacher, which they all
+# need); the evaluations, benches and table then cover every model that has finished.
+only=${ONLY:-}
 timed() { # name, command...: runs a step unless it finished, recording its wall time
   local name=$1; shift
   if [ -f "$out/$name/report.json" ]; then echo "$name: done"; return; fi
+  if [ -n "$only" ] && [ "$name" != teacher ] && [[ " $only " != *" $name "* ]]; then echo "$name: not in ONLY"; return; fi
   local start=$SECONDS
   "$@"
   echo $((SECONDS - start)) >> "$out/$name/wall-seconds"
@@ -84,7 +88,10 @@ timed student-c $distill --strategy tinybert --teacher "$teacher" --student-laye
   --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" --output "$out/student-c" --cache-dir "$out/student-b/cache" \
   --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
-students=(student-a student-b student-b-t2w1 student-b-aug student-c student-c-nogen student-c-aug)
+students=()
+for m in student-a student-b student-b-t2w1 student-b-aug student-c student-c-nogen student-c-aug; do
+  [ -f "$out/$m/report.json" ] && students+=("$m")
+done
 for m in teacher "${students[@]}"; do
   dir="$out/$m/student"
   [ -f "$out/eval-$m/scores.json" ] || $distill eval --model "$dir" --data "$shared/squad/dev-v2.0-small.json" --output-dir "$out/eval-$m" > "$out/eval-$m.json"
@@ -97,10 +104,12 @@ for m in "${students[@]}"; do
 done
 python3 examples/squad-minilm/table.py "$out" | tee "$out/results.md"
 # Each model against A, with a paired bootstrap interval of the F1 difference (the dev set is small).
-for m in "${students[@]:1}" teacher; do
-  comparison=$(python3 examples/squad-minilm/compare.py "$out/eval-student-a/per-question.json" "$out/eval-$m/per-question.json")
-  echo "{\"a\": \"student-a\", \"b\": \"$m\", \"comparison\": $comparison}"
-done > "$out/compare-with-a.jsonl"
+if [ "${students[0]:-}" = student-a ]; then
+  for m in "${students[@]:1}" teacher; do
+    comparison=$(python3 examples/squad-minilm/compare.py "$out/eval-student-a/per-question.json" "$out/eval-$m/per-question.json")
+    echo "{\"a\": \"student-a\", \"b\": \"$m\", \"comparison\": $comparison}"
+  done > "$out/compare-with-a.jsonl"
+fi
 # The exported models, loaded by Python transformers alone, give distill's answers.
 python3 examples/squad-minilm/check_transformers.py "$out" "$shared/squad/dev-v2.0-small.json" | tee "$out/transformers-check.txt"
 # How far each stage's student is from the teacher, and what its QA head makes of it.
