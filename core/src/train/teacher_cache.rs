@@ -72,8 +72,9 @@ pub fn compute(teacher: &TaskModel, examples: &[TrainExample], pad_id: u32, batc
     Ok(out)
 }
 
-/// Examples per partial file while the logits are computed, in batches: about two minutes of
-/// teacher forward passes on two cores, the most an interrupted computation loses.
+/// Examples per partial file while the logits are computed, in batches: two to four minutes of
+/// MiniLM teacher forward passes on two cores (4,096 windows of 256 tokens at the evaluation
+/// batch of 32), the most an interrupted computation loses.
 const SHARD_BATCHES: usize = 128;
 
 /// The cached logits of `teacher` (identified by `teacher_key`) on `examples`, computed and
