@@ -20,8 +20,9 @@ def stages(name):
 def wall(name):
     """Training seconds over every sitting: the stages' own clocks in report.json (kept in the
     checkpoints across resumes), else the last sitting's wall time that run.sh recorded."""
-    if stages(name) and all("seconds" in stage for stage in stages(name)):
-        return sum(stage["seconds"] for stage in stages(name))
+    finished = stages(name)
+    if finished and all("seconds" in stage for stage in finished):
+        return sum(stage["seconds"] for stage in finished)
     path = os.path.join(out, name, "wall-seconds")
     return sum(int(x) for x in open(path).read().split()) if os.path.exists(path) else None
 

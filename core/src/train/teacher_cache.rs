@@ -111,9 +111,10 @@ fn compute_in_shards(
     progress: &indicatif::ProgressBar,
     mut compute_shard: impl FnMut(&[TrainExample]) -> Result<Vec<ExampleLogits>>,
 ) -> Result<Vec<ExampleLogits>> {
+    let shard_len = shard_len.max(1);
     let mut out = Vec::with_capacity(examples.len());
-    for (i, shard) in examples.chunks(shard_len.max(1)).enumerate() {
-        let first = i * shard_len.max(1);
+    for (i, shard) in examples.chunks(shard_len).enumerate() {
+        let first = i * shard_len;
         let file = partial_dir.join(format!("examples-{first:09}-{:09}.bin", first + shard.len()));
         if let Some(done) = std::fs::read(&file).ok().and_then(|bytes| decode(&bytes, shard.len())) {
             progress.inc(shard.len() as u64);
