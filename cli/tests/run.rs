@@ -1,7 +1,7 @@
 //! `distill` runs through the built binary: pairs rejected before loading (exit 2), a
 //! prediction-layer run with its outputs, config file and flag precedence, the teacher-logit
-//! cache, the 3-stage recipe with skipping of finished stages, and kill -9 then resume giving
-//! the same weights as an uninterrupted run.
+//! cache, the 3-stage recipe with skipping of finished stages, kill -9 then resume giving
+//! the same weights as an uninterrupted run, and batches grouped by length.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -246,4 +246,44 @@ fn multiple_teachers_accumulation_and_early_stopping() {
     assert_eq!(done["stopped_early"], true, "{done}");
     assert_eq!(done["steps"], 3, "best at step 1, then two evaluations without improvement: {done}");
     assert!(output.join("stage-1-prediction/best/model.safetensors").is_file());
+}
+
+#[test]
+fn grouping_by_length_changes_the_batches_and_is_part_of_a_checkpoints_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher = tmp.path().join("teacher");
+    tiny_qa_bert(&teacher, 2, 32, 4, 10);
+    let train = squad("train-v2.0-10articles.json");
+    let cache = tmp.path().join("cache");
+    let args = |out: &Path, extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["--teacher", teacher.to_str().unwrap(), "--train", &train, "--output", out.to_str().unwrap(), "--student-layers", "1", "--max-seq-len", "96", "--doc-stride", "64", "--batch-size", "8", "--max-steps", "2", "--seed", "3", "--cache-dir", cache.to_str().unwrap()]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let (plain, grouped) = (tmp.path().join("plain"), tmp.path().join("grouped"));
+    run_to_end(&args(&plain, &[]).iter().map(String::as_str).collect::<Vec<_>>());
+    run_to_end(&args(&grouped, &["--group-by-length"]).iter().map(String::as_str).collect::<Vec<_>>());
+    let resolved = |dir: &Path| -> serde_json::Value { distill_core::io::read_json(&dir.join("run-config.json")).unwrap() };
+    assert_eq!(resolved(&grouped)["train_config"]["group_by_length"], true);
+    // Off, the setting is left out, so checkpoints of earlier versions keep their fingerprint.
+    assert!(resolved(&plain)["train_config"].get("group_by_length").is_none(), "{}", resolved(&plain));
+    let weights = |dir: &Path| std::fs::read(dir.join("student/model.safetensors")).unwrap();
+    assert!(weights(&plain) != weights(&grouped), "the grouped run trained on the same batches");
+    // Each run's log opens with the padding its batching costs: the same tokens, fewer positions.
+    let padding = |dir: &Path| -> (u64, u64) {
+        let log = std::fs::read_to_string(dir.join("stage-1-prediction/metrics.jsonl")).unwrap();
+        let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+        (first["epoch_tokens"].as_u64().unwrap(), first["epoch_padded_tokens"].as_u64().unwrap())
+    };
+    let ((tokens, plain_padded), (grouped_tokens, grouped_padded)) = (padding(&plain), padding(&grouped));
+    assert_eq!(tokens, grouped_tokens);
+    assert!(tokens <= grouped_padded && grouped_padded < plain_padded, "{tokens} tokens: {grouped_padded} grouped, {plain_padded} not");
+
+    // A checkpoint of a grouped run is not resumed by an ungrouped one: its batches would differ.
+    std::fs::remove_file(grouped.join("stage-1-prediction/done.json")).unwrap();
+    let out = distill(&args(&grouped, &[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!out.status.success() && text(&out).contains("other settings or data"), "{}", text(&out));
 }

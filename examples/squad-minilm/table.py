@@ -31,6 +31,7 @@ rows = [("teacher (MiniLM-L6-H384, fine-tuned)", "teacher"), ("A: 3 layers, labe
         ("B: 3 layers, prediction-layer distillation (T 1.5, w 0.75)", "student-b"),
         ("B': 3 layers, prediction-layer distillation (T 2, w 1)", "student-b-t2w1"),
         ("B'': B' on the augmented data, 1 epoch", "student-b-aug"),
+        ("A, grouped by length", "student-a-grouped"), ("B', grouped by length", "student-b-t2w1-grouped"),
         ("C: 3 layers, TinyBERT recipe", "student-c"),
         ("C': 3 layers, TinyBERT recipe without the general stage and the attention term", "student-c-nogen"),
         ("C'': C' with its prediction stage on the augmented data (T 2, w 1)", "student-c-aug")]

@@ -113,6 +113,10 @@ pub struct Args {
     /// Write a checkpoint every N updates [default: 200].
     #[arg(long)]
     save_every: Option<usize>,
+    /// Put examples of similar length in the same batch (shuffled groups of 50 batches sorted by
+    /// length, then the batches shuffled): less padding, faster epochs.
+    #[arg(long)]
+    group_by_length: bool,
     /// Epochs of each intermediate stage [default: 1].
     #[arg(long)]
     intermediate_epochs: Option<usize>,
@@ -236,6 +240,7 @@ impl Args {
         t.eval_every = self.eval_every.or(t.eval_every);
         t.patience = self.patience.or(t.patience);
         set!(t.save_every, self.save_every);
+        t.group_by_length |= self.group_by_length;
         set!(c.intermediate_epochs, self.intermediate_epochs);
         set!(c.intermediate_learning_rate, self.intermediate_learning_rate);
         set!(c.prediction.temperature, self.temperature);

@@ -14,6 +14,7 @@ use crate::task::qa::decode::{DecodeConfig, QaPrediction, decode};
 use crate::task::qa::features::{FeatureConfig, QaExample, QaFeature, batch_features, build_features};
 use crate::task::qa::score::{V2Options, evaluate_v1, evaluate_v2};
 use crate::tokenizer::TextTokenizer;
+use crate::train::batches::length_sorted_batches;
 use crate::train::examples::{Target, TrainExample, collate};
 
 pub struct EvalReport {
@@ -28,19 +29,21 @@ pub trait Evaluator {
     fn evaluate(&self, model: &TaskModel) -> Result<EvalReport>;
 }
 
-/// Start and end logits of `model` for each feature, in batches of `batch_size`.
+/// Start and end logits of `model` for each feature (over the feature's tokens), in batches of
+/// `batch_size` formed by length.
 pub fn qa_logits(model: &TaskModel, features: &[QaFeature], pad_id: u32, batch_size: usize) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
-    let (mut starts, mut ends) = (Vec::with_capacity(features.len()), Vec::with_capacity(features.len()));
-    for chunk in features.chunks(batch_size.max(1)) {
-        let refs: Vec<&QaFeature> = chunk.iter().collect();
+    let lengths: Vec<usize> = features.iter().map(|f| f.input_ids.len()).collect();
+    let (mut starts, mut ends) = (vec![vec![]; features.len()], vec![vec![]; features.len()]);
+    for rows in length_sorted_batches(&lengths, batch_size) {
+        let refs: Vec<&QaFeature> = rows.iter().map(|&i| &features[i]).collect();
         let batch = batch_features(&refs, pad_id);
         let seq = batch.seq_len();
         let qa = model.forward_keeping(&batch, Keep::LastHidden).qa.expect("QA logits come from a model with a QA head");
         let (_, s) = to_host(qa.start_logits);
         let (_, e) = to_host(qa.end_logits);
-        for row in 0..chunk.len() {
-            starts.push(s[row * seq..(row + 1) * seq].to_vec());
-            ends.push(e[row * seq..(row + 1) * seq].to_vec());
+        for (row, &i) in rows.iter().enumerate() {
+            starts[i] = s[row * seq..row * seq + lengths[i]].to_vec();
+            ends[i] = e[row * seq..row * seq + lengths[i]].to_vec();
         }
     }
     (starts, ends)

@@ -1,5 +1,6 @@
 //! Training: one loop serves fine-tuning and every distillation stage.
 
+pub mod batches;
 pub mod checkpoint;
 pub mod evaluate;
 pub mod examples;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{DistillError, Result};
 use crate::model::{Keep, TaskModel, to_host};
+use crate::train::batches::length_sorted_batches;
 use crate::train::examples::{TrainExample, collate};
 
 /// Per example, the logit vectors of the teacher's head: QA `[start, end]` over the example's
@@ -45,31 +46,35 @@ fn data_key(examples: &[TrainExample]) -> u64 {
     h.finish()
 }
 
-/// The logits of one teacher on every example.
+/// The logits of one teacher on every example, in the examples' order; the batches are formed
+/// by length, which changes the time only.
 pub fn compute(teacher: &TaskModel, examples: &[TrainExample], pad_id: u32, batch_size: usize, progress: &indicatif::ProgressBar) -> Result<Vec<ExampleLogits>> {
-    let mut out = Vec::with_capacity(examples.len());
-    for chunk in examples.chunks(batch_size.max(1)) {
-        let refs: Vec<&TrainExample> = chunk.iter().collect();
+    let lengths: Vec<usize> = examples.iter().map(|e| e.input_ids.len()).collect();
+    let mut out: Vec<Option<ExampleLogits>> = vec![None; examples.len()];
+    for rows in length_sorted_batches(&lengths, batch_size) {
+        let refs: Vec<&TrainExample> = rows.iter().map(|&i| &examples[i]).collect();
         let batch = collate(&refs, pad_id);
         let seq = batch.tokens.seq_len();
         let output = teacher.forward_keeping(&batch.tokens, Keep::LastHidden);
         if let Some(qa) = output.qa {
             let (_, starts) = to_host(qa.start_logits);
             let (_, ends) = to_host(qa.end_logits);
-            for (row, e) in chunk.iter().enumerate() {
-                let n = e.input_ids.len();
-                out.push(vec![starts[row * seq..row * seq + n].to_vec(), ends[row * seq..row * seq + n].to_vec()]);
+            for (row, &i) in rows.iter().enumerate() {
+                let n = lengths[i];
+                out[i] = Some(vec![starts[row * seq..row * seq + n].to_vec(), ends[row * seq..row * seq + n].to_vec()]);
             }
         } else if let Some(logits) = output.logits {
             let (shape, values) = to_host(logits);
             let classes = shape[1];
-            out.extend((0..chunk.len()).map(|row| vec![values[row * classes..(row + 1) * classes].to_vec()]));
+            for (row, &i) in rows.iter().enumerate() {
+                out[i] = Some(vec![values[row * classes..(row + 1) * classes].to_vec()]);
+            }
         } else {
             return Err(DistillError::Invalid("the teacher has no QA or classification head to give predictions".into()));
         }
-        progress.inc(chunk.len() as u64);
+        progress.inc(rows.len() as u64);
     }
-    Ok(out)
+    Ok(out.into_iter().map(|l| l.expect("every example is in one batch")).collect())
 }
 
 /// Examples per partial file while the logits are computed, in batches: two to four minutes of

@@ -12,6 +12,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::batches::{epoch_batches, mix, padded_tokens};
 use super::checkpoint::{self, TrainState, Trainable};
 use super::evaluate::Evaluator;
 use super::examples::{Collated, Target, TrainExample, collate};
@@ -21,7 +22,7 @@ use super::schedule::LinearSchedule;
 use super::teacher_cache::ExampleLogits;
 use crate::hashing::KeyHasher;
 use crate::error::{DistillError, Result};
-use crate::model::{Keep, RandomInit, TaskModel};
+use crate::model::{Keep, TaskModel};
 use crate::strategy::intermediate::{IntermediateConfig, intermediate_loss};
 use crate::strategy::prediction::{PredictionConfig, TeacherLogits, prediction_loss};
 
@@ -45,6 +46,11 @@ pub struct TrainConfig {
     pub patience: Option<usize>,
     /// Write a checkpoint every N updates (and at the end).
     pub save_every: usize,
+    /// Batch examples of similar length together (see `batches::epoch_batches`): less padding,
+    /// faster epochs. Left out of the serialised form when off, so that checkpoints written
+    /// before it existed still resume.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub group_by_length: bool,
 }
 
 impl Default for TrainConfig {
@@ -61,6 +67,7 @@ impl Default for TrainConfig {
             eval_every: None,
             patience: None,
             save_every: 200,
+            group_by_length: false,
         }
     }
 }
@@ -100,20 +107,6 @@ pub struct StageOutcome {
 
 /// Exports a student in Hugging Face layout; the caller knows its plugin and tokenizer.
 pub type Exporter<'a> = &'a dyn Fn(&TaskModel, &Path) -> Result<()>;
-
-fn permutation(n: usize, seed: u64) -> Vec<usize> {
-    let mut rng = RandomInit::new(seed, 1.0);
-    let mut order: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-        order.swap(i, j);
-    }
-    order
-}
-
-fn mix(seed: u64, a: u64, b: u64) -> u64 {
-    crate::hashing::stable_hash(&[seed, a, b])
-}
 
 /// Teacher logits of a batch, each padded to the batch length, as `[batch, seq]` tensors per head.
 fn teacher_head(logits: &[ExampleLogits], rows: &[usize], head: usize, width: usize, device: &Device) -> Tensor<2> {
@@ -259,7 +252,14 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
     let progress = bar(total as u64, stage.name);
     progress.set_position(state.step as u64);
     let mut last_eval = None;
-    let mut orders: Option<(usize, Vec<usize>)> = None;
+    let lengths: Vec<usize> = stage.examples.iter().map(|e| e.input_ids.len()).collect();
+    let mut epoch_plan: Option<(usize, Vec<Vec<usize>>)> = None;
+    if state.step == 0 {
+        // What the batching costs in padding: the tokens of an epoch against the positions its
+        // batches compute on.
+        let first = epoch_batches(&lengths, config.batch_size, config.seed, 0, config.group_by_length);
+        log.write(&json!({"stage": stage.name, "epoch_tokens": lengths.iter().sum::<usize>(), "epoch_padded_tokens": padded_tokens(&lengths, &first), "group_by_length": config.group_by_length}))?;
+    }
     let mut rate_clock = Instant::now();
 
     while state.step < total && !state.stopped_early {
@@ -271,12 +271,10 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
         let micro: Vec<usize> = (0..accum).map(|j| step * accum + j).filter(|g| *g < micro_per_epoch * config.epochs).collect();
         for &g in &micro {
             let epoch = g / micro_per_epoch;
-            if orders.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                orders = Some((epoch, permutation(n, mix(config.seed, epoch as u64, 0))));
+            if epoch_plan.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                epoch_plan = Some((epoch, epoch_batches(&lengths, config.batch_size, config.seed, epoch, config.group_by_length)));
             }
-            let order = &orders.as_ref().expect("set above").1;
-            let b = g % micro_per_epoch;
-            let rows: Vec<usize> = order[b * config.batch_size..((b + 1) * config.batch_size).min(n)].to_vec();
+            let rows: Vec<usize> = epoch_plan.as_ref().expect("set above").1[g % micro_per_epoch].clone();
             let refs: Vec<&TrainExample> = rows.iter().map(|&r| &stage.examples[r]).collect();
             let batch = collate(&refs, stage.pad_id);
             // Dropout masks depend only on (seed, micro-batch): a resumed run draws the same ones.
