@@ -31,6 +31,7 @@ rows = [("teacher (MiniLM-L6-H384, fine-tuned)", "teacher"), ("A: 3 layers, labe
         ("B: 3 layers, prediction-layer distillation (T 1.5, w 0.75)", "student-b"),
         ("B': 3 layers, prediction-layer distillation (T 2, w 1)", "student-b-t2w1"),
         ("B'': B' on the augmented data, 1 epoch", "student-b-aug"),
+        ("B'' over 2 epochs", "student-b-aug-2ep"),
         ("A, grouped by length", "student-a-grouped"), ("B', grouped by length", "student-b-t2w1-grouped"),
         ("C: 3 layers, TinyBERT recipe", "student-c"),
         ("C': 3 layers, TinyBERT recipe without the general stage and the attention term", "student-c-nogen"),
@@ -51,8 +52,10 @@ fmt = lambda v, f: (f.format(v) if v is not None else "-")
 for label, name in rows:
     scores = load(f"eval-{name}/scores.json") or {}
     if name == "teacher":
-        # Every student's bench runs the teacher beside it; the teacher's row takes A's.
-        side, speed = (load("bench-student-a.json") or {}).get("teacher", {}), 1.0
+        # Every student's bench runs the teacher beside it; the teacher's row takes the first
+        # student's (A's when A has run).
+        benches = [load(f"bench-{n}.json") for _, n in rows[1:]]
+        side, speed = next((b for b in benches if b), {}).get("teacher", {}), 1.0
     else:
         b = load(f"bench-{name}.json") or {}
         side, speed = b.get("student", {}), b.get("student_speedup", {}).get("latency_ms_b1_s384")
