@@ -69,6 +69,13 @@ timed student-b-aug-2ep $distill --strategy prediction --teacher "$teacher" --st
   --train "$out/augmented.json" --output "$out/student-b-aug-2ep" --cache-dir "$out/student-c-aug/cache" \
   --temperature 2 --distill-weight 1 --epochs 2 --learning-rate 1e-4 "${common[@]}"
 
+# B'' over 2 epochs with --group-by-length (below): the same schedule in about 40 % less time
+# per update, so that the teacher, its logits for the augmented windows and all 5,206 updates fit
+# in one sitting on 2 cores. Grouping left A level (F1 27.57 against 27.43).
+timed student-b-aug-2ep-grouped $distill --strategy prediction --teacher "$teacher" --student-layers 3 \
+  --train "$out/augmented.json" --output "$out/student-b-aug-2ep-grouped" --cache-dir "$out/student-c-aug/cache" \
+  --temperature 2 --distill-weight 1 --group-by-length --epochs 2 --learning-rate 1e-4 "${common[@]}"
+
 # B's variant with softer targets and no labels. It shares B's cached teacher logits.
 timed student-b-t2w1 $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
   --output "$out/student-b-t2w1" --cache-dir "$out/student-b/cache" --temperature 2 --distill-weight 1 \
@@ -104,7 +111,7 @@ timed student-c $distill --strategy tinybert --teacher "$teacher" --student-laye
   --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
 students=()
-for m in student-a student-b student-b-t2w1 student-b-aug student-b-aug-2ep student-a-grouped student-b-t2w1-grouped student-c student-c-nogen student-c-aug; do
+for m in student-a student-b student-b-t2w1 student-b-aug student-b-aug-2ep student-b-aug-2ep-grouped student-a-grouped student-b-t2w1-grouped student-c student-c-nogen student-c-aug; do
   [ -f "$out/$m/report.json" ] && students+=("$m")
 done
 for m in teacher "${students[@]}"; do

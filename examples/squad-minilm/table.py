@@ -32,6 +32,7 @@ rows = [("teacher (MiniLM-L6-H384, fine-tuned)", "teacher"), ("A: 3 layers, labe
         ("B': 3 layers, prediction-layer distillation (T 2, w 1)", "student-b-t2w1"),
         ("B'': B' on the augmented data, 1 epoch", "student-b-aug"),
         ("B'' over 2 epochs", "student-b-aug-2ep"),
+        ("B'' over 2 epochs, grouped by length", "student-b-aug-2ep-grouped"),
         ("A, grouped by length", "student-a-grouped"), ("B', grouped by length", "student-b-t2w1-grouped"),
         ("C: 3 layers, TinyBERT recipe", "student-c"),
         ("C': 3 layers, TinyBERT recipe without the general stage and the attention term", "student-c-nogen"),
