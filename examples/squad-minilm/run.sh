@@ -12,11 +12,13 @@
 #              general stage and the attention-score term; C'' the task-intermediate student of C'
 #              with its prediction stage on the augmented data)
 # then `distill eval` and `distill bench` of every model on dev-v2.0-small.json and a table in
-# target/squad-minilm/results.md, and a check that Python transformers loads the exported models
+# target/squad-minilm/results.md, a check that each model with a record in recorded/ scores
+# every question as recorded, and a check that Python transformers loads the exported models
 # and gives the same answers. Every run checkpoints and resumes, and finished runs and
 # stages are skipped, so the whole can be run in several sittings: just start it again.
 #
 #   examples/squad-minilm/run.sh            (needs ../shared beside the repository)
+#   RECORD=1 ONLY="student-a" examples/squad-minilm/run.sh   (and write the records of what ran)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shared=${SHARED:-../shared}/data
@@ -110,10 +112,12 @@ timed student-c $distill --strategy tinybert --teacher "$teacher" --student-laye
   --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" --output "$out/student-c" --cache-dir "$out/student-b/cache" \
   --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
+# models.tsv lists every model (the table reads it too); those that have finished are evaluated.
+here=examples/squad-minilm
 students=()
-for m in student-a student-b student-b-t2w1 student-b-aug student-b-aug-2ep student-b-aug-2ep-grouped student-a-grouped student-b-t2w1-grouped student-c student-c-nogen student-c-aug; do
-  [ -f "$out/$m/report.json" ] && students+=("$m")
-done
+while IFS=$'\t' read -r m _; do
+  [ "$m" != teacher ] && [ -f "$out/$m/report.json" ] && students+=("$m")
+done < <(grep -v '^#' "$here/models.tsv")
 for m in teacher "${students[@]}"; do
   dir="$out/$m/student"
   [ -f "$out/eval-$m/scores.json" ] || $distill eval --model "$dir" --data "$shared/squad/dev-v2.0-small.json" --output-dir "$out/eval-$m" > "$out/eval-$m.json"
@@ -124,15 +128,35 @@ done
 for m in "${students[@]}"; do
   [ -f "$out/bench-$m.json" ] || $distill bench --json --iterations 10 --teacher "$teacher" --student "$out/$m/student" > "$out/bench-$m.json"
 done
-python3 examples/squad-minilm/table.py "$out" | tee "$out/results.md"
+python3 $here/table.py "$out" | tee "$out/results.md"
+# recorded/NAME/: the official per-question scores of earlier sittings, committed (RECORD=1 below
+# writes them). The runs reproduce from their seeds across processors, so a model retrained here
+# is checked against its record, and a model not retrained here (A, usually) can still be
+# compared with from its record.
+for m in teacher "${students[@]}"; do
+  record=$here/recorded/$m/per-question.json
+  [ -f "$record" ] || continue
+  same=false; cmp -s "$record" "$out/eval-$m/per-question.json" && same=true
+  echo "{\"model\": \"$m\", \"per_question_same_as_recorded\": $same}"
+done > "$out/reproduced.jsonl"
+cat "$out/reproduced.jsonl"
 # Each model against A, with a paired bootstrap interval of the F1 difference (the dev set is small).
-if [ "${students[0]:-}" = student-a ]; then
-  for m in "${students[@]:1}" teacher; do
-    comparison=$(python3 examples/squad-minilm/compare.py "$out/eval-student-a/per-question.json" "$out/eval-$m/per-question.json")
-    echo "{\"a\": \"student-a\", \"b\": \"$m\", \"comparison\": $comparison}"
+a="$out/eval-student-a/per-question.json"; a_from=this-sitting
+[ -f "$a" ] || { a=$here/recorded/student-a/per-question.json; a_from=recorded; }
+if [ -f "$a" ]; then
+  for m in "${students[@]}" teacher; do
+    [ "$m" = student-a ] && continue
+    comparison=$(python3 $here/compare.py "$a" "$out/eval-$m/per-question.json")
+    echo "{\"a\": \"student-a\", \"a_from\": \"$a_from\", \"b\": \"$m\", \"comparison\": $comparison}"
   done > "$out/compare-with-a.jsonl"
 fi
+if [ -n "${RECORD:-}" ]; then
+  for m in teacher "${students[@]}"; do
+    mkdir -p "$here/recorded/$m"
+    cp "$out/eval-$m/scores.json" "$out/eval-$m/per-question.json" "$here/recorded/$m/"
+  done
+fi
 # The exported models, loaded by Python transformers alone, give distill's answers.
-python3 examples/squad-minilm/check_transformers.py "$out" "$shared/squad/dev-v2.0-small.json" | tee "$out/transformers-check.txt"
+python3 $here/check_transformers.py "$out" "$shared/squad/dev-v2.0-small.json" | tee "$out/transformers-check.txt"
 # How far each stage's student is from the teacher, and what its QA head makes of it.
-python3 examples/squad-minilm/probe_stages.py "$out" "$shared/squad/dev-v2.0-small.json" > "$out/stage-probe.jsonl"
+python3 $here/probe_stages.py "$out" "$shared/squad/dev-v2.0-small.json" > "$out/stage-probe.jsonl"

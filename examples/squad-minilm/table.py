@@ -27,16 +27,14 @@ def wall(name):
     return sum(int(x) for x in open(path).read().split()) if os.path.exists(path) else None
 
 
-rows = [("teacher (MiniLM-L6-H384, fine-tuned)", "teacher"), ("A: 3 layers, labels only", "student-a"),
-        ("B: 3 layers, prediction-layer distillation (T 1.5, w 0.75)", "student-b"),
-        ("B': 3 layers, prediction-layer distillation (T 2, w 1)", "student-b-t2w1"),
-        ("B'': B' on the augmented data, 1 epoch", "student-b-aug"),
-        ("B'' over 2 epochs", "student-b-aug-2ep"),
-        ("B'' over 2 epochs, grouped by length", "student-b-aug-2ep-grouped"),
-        ("A, grouped by length", "student-a-grouped"), ("B', grouped by length", "student-b-t2w1-grouped"),
-        ("C: 3 layers, TinyBERT recipe", "student-c"),
-        ("C': 3 layers, TinyBERT recipe without the general stage and the attention term", "student-c-nogen"),
-        ("C'': C' with its prediction stage on the augmented data (T 2, w 1)", "student-c-aug")]
+def models():
+    """(label, name) of every model in models.tsv, the list run.sh trains and evaluates."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models.tsv")
+    lines = [line.rstrip("\n") for line in open(path) if line.strip() and not line.startswith("#")]
+    return [tuple(reversed(line.split("\t", 1))) for line in lines]
+
+
+rows = models()
 # A run that starts from another run's stage also counts that stage's training time: C'' starts
 # from C''s task-intermediate student.
 starts_from = {"student-c-aug": ("student-c-nogen", "task-intermediate")}
