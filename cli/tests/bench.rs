@@ -15,7 +15,7 @@ fn bench_compares_teacher_and_student() {
     let data = shared().join("data/squad/tiny-v2.0.json");
     let out = Command::new(env!("CARGO_BIN_EXE_distill"))
         .env("RAYON_NUM_THREADS", "1")
-        .args(["bench", "--json", "--iterations", "1", "--seq", "16,32", "--batch", "4", "--teacher", t.to_str().unwrap(), "--student", s.to_str().unwrap(), "--data", data.to_str().unwrap()])
+        .args(["bench", "--json", "--iterations", "3", "--seq", "16,32", "--batch", "4", "--teacher", t.to_str().unwrap(), "--student", s.to_str().unwrap(), "--data", data.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -27,6 +27,15 @@ fn bench_compares_teacher_and_student() {
     }
     assert!(r["teacher"]["parameters"].as_u64() > r["student"]["parameters"].as_u64());
     assert!(r["student_speedup"]["latency_ms_b1_s32"].as_f64().unwrap() > 0.0);
+    // The paired measurement: one ratio per pair of alternating passes, so its quartiles bracket
+    // its median, and the medians of the sides are real timings.
+    for key in ["latency_ms_b1_s16", "latency_ms_b1_s32", "throughput_seq_per_s_b4_s16", "throughput_seq_per_s_b4_s32"] {
+        let p = &r["paired_speedup"][key];
+        let q = |k: &str| p[k].as_f64().unwrap_or_else(|| panic!("paired_speedup.{key}.{k} in {r}"));
+        assert!(q("q1") > 0.0 && q("q1") <= q("median") && q("median") <= q("q3"), "{p}");
+        assert!(q("teacher_seconds") > 0.0 && q("student_seconds") > 0.0, "{p}");
+        assert_eq!(p["pairs"], 3, "{p}");
+    }
     // The machine measured on: the thread pool the kernels used (one, as asked), and the processor.
     assert_eq!(r["machine"]["threads"], 1, "{r}");
     if std::path::Path::new("/proc/cpuinfo").exists() && cfg!(target_arch = "x86_64") {

@@ -52,8 +52,8 @@ def stage_seconds(name, stage):
 
 
 teacher_f1 = (load("eval-teacher/scores.json") or {}).get("f1")
-print("| model | EM | F1 | % of teacher F1 | answerable F1 | best-threshold F1 | parameters | latency b1 x 384 (ms) | speed-up | training wall time |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+print("| model | EM | F1 | % of teacher F1 | answerable F1 | best-threshold F1 | parameters | latency b1 x 384 (ms) | speed-up | paired speed-up (quartiles) | training wall time |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 fmt = lambda v, f: (f.format(v) if v is not None else "-")
 for label, name in rows:
     scores = load(f"eval-{name}/scores.json") or {}
@@ -61,10 +61,13 @@ for label, name in rows:
         # Every student's bench runs the teacher beside it; the teacher's row takes the first
         # student's (A's when A has run).
         benches = [load(f"bench-{n}.json") for _, n in rows[1:]]
-        side, speed = next((b for b in benches if b), {}).get("teacher", {}), 1.0
+        side, speed, paired = next((b for b in benches if b), {}).get("teacher", {}), 1.0, "-"
     else:
         b = load(f"bench-{name}.json") or {}
         side, speed = b.get("student", {}), b.get("student_speedup", {}).get("latency_ms_b1_s384")
+        # Both models timed in alternation in one process (benches of before it have none).
+        p = b.get("paired_speedup", {}).get("latency_ms_b1_s384")
+        paired = f"{p['median']:.2f}x ({p['q1']:.2f}-{p['q3']:.2f})" if p else "-"
     f1 = scores.get("f1")
     share = 100 * f1 / teacher_f1 if f1 is not None and teacher_f1 else None
     w = wall(name)
@@ -72,4 +75,4 @@ for label, name in rows:
         w += stage_seconds(*starts_from[name])
     print(f"| {label} | {fmt(scores.get('exact'), '{:.2f}')} | {fmt(f1, '{:.2f}')} | {fmt(share, '{:.1f} %')} | {fmt(scores.get('HasAns_f1'), '{:.2f}')} | "
           f"{fmt(scores.get('best_f1'), '{:.2f}')} | {fmt(side.get('parameters'), '{:,}')} | {fmt(side.get('latency_ms_b1_s384'), '{:.1f}')} | "
-          f"{fmt(speed, '{:.2f}x')} | {fmt(w / 60 if w else None, '{:.0f} min')} |")
+          f"{fmt(speed, '{:.2f}x')} | {paired} | {fmt(w / 60 if w else None, '{:.0f} min')} |")

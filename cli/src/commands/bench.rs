@@ -1,13 +1,14 @@
 //! `distill bench`: teacher and student side by side: parameters, size on disk, latency at
 //! batch 1 and throughput at batch 32 for sequences of 128 and 384 tokens, peak memory, the
 //! student's speed-up, and with `--data` their EM/F1. Each model is measured in a child process
-//! of its own, so peak memory is the model's.
+//! of its own, so peak memory is the model's; the speed-up is measured once more with both
+//! models in this process, their forward passes timed in alternation (`paired_speedup`).
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use distill_core::bench::{forward_time, parameter_count, peak_rss_bytes, random_batch};
+use distill_core::bench::{forward_time, paired_speedup, parameter_count, peak_rss_bytes, random_batch};
 use distill_core::pretrained::Pretrained;
 use distill_core::task::qa::decode::DecodeConfig;
 use distill_core::task::qa::features::FeatureConfig;
@@ -147,8 +148,9 @@ pub fn run(args: Args) -> Result<()> {
         speedup[&l] = json!(teacher[&l].as_f64().unwrap_or(0.0) / student[&l].as_f64().unwrap_or(f64::NAN));
         speedup[&th] = json!(student[&th].as_f64().unwrap_or(0.0) / teacher[&th].as_f64().unwrap_or(f64::NAN));
     }
+    let paired = paired(&t, &s, &args)?;
     let machine = distill_core::bench::machine();
-    let report = json!({"teacher": teacher, "student": student, "student_speedup": speedup, "machine": machine});
+    let report = json!({"teacher": teacher, "student": student, "student_speedup": speedup, "paired_speedup": paired, "machine": machine});
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -164,5 +166,28 @@ pub fn run(args: Args) -> Result<()> {
         let sp = speedup.get(&key).and_then(Value::as_f64).map(|x| format!("{x:.2}x")).unwrap_or_default();
         println!("{:<34} {:>16} {:>16} {:>9}", key, cell(&teacher[&key]), cell(&student[&key]), sp);
     }
+    for (key, p) in paired.as_object().expect("an object") {
+        let q = |k: &str| p[k].as_f64().unwrap_or(f64::NAN);
+        println!("paired speed-up, {key}: {:.2}x (quartiles {:.2}-{:.2}x, {} pairs)", q("median"), q("q1"), q("q3"), p["pairs"]);
+    }
     Ok(())
+}
+
+/// The speed-up from alternating forward passes of both models in this process, for the
+/// latency and throughput measurements, under the keys of `student_speedup`.
+fn paired(teacher: &str, student: &str, args: &Args) -> Result<Value> {
+    let registry = distill_core::registry::Registry::builtin()?;
+    let device = distill_core::default_device();
+    let t = Pretrained::load(teacher, None, &registry, &device)?;
+    let s = Pretrained::load(student, None, &registry, &device)?;
+    // Token ids valid for both vocabularies.
+    let config = if t.config.vocab_size <= s.config.vocab_size { &t.config } else { &s.config };
+    let mut out = json!({});
+    for &seq in &args.seq {
+        let seq_eff = seq.min(t.config.max_sequence_length()).min(s.config.max_sequence_length());
+        for (key, batch, seed) in [(format!("latency_ms_b1_s{seq}"), 1, 1), (format!("throughput_seq_per_s_b{}_s{seq}", args.batch), args.batch, 2)] {
+            out[key] = json!(paired_speedup(&t.model, &s.model, &random_batch(config, batch, seq_eff, seed), args.iterations));
+        }
+    }
+    Ok(out)
 }
