@@ -51,10 +51,14 @@ pub struct Args {
     single: Option<String>,
 }
 
-fn measure(model: &str, args: &Args) -> Result<Value> {
+/// A model on the default device, through the built-in plugins.
+fn load(model: &str) -> Result<Pretrained> {
     let registry = distill_core::registry::Registry::builtin()?;
-    let device = distill_core::default_device();
-    let p = Pretrained::load(model, None, &registry, &device)?;
+    Ok(Pretrained::load(model, None, &registry, &distill_core::default_device())?)
+}
+
+fn measure(model: &str, args: &Args) -> Result<Value> {
+    let p = load(model)?;
     let files = p.files.as_ref().expect("a loaded model has files");
     let size = std::fs::metadata(&files.weights).map(|m| m.len()).unwrap_or(0);
     let mut out = json!({"model": model, "plugin": p.spec.name, "layers": p.config.num_layers, "hidden": p.config.hidden_size, "parameters": parameter_count(&p.model), "size_bytes": size});
@@ -99,9 +103,7 @@ fn child(model: &str, args: &Args) -> Result<Value> {
 
 fn steps(args: &Args) -> Result<Value> {
     use distill_core::bench::{StepKind, forward_flops, gemm_gflops, step_time};
-    let registry = distill_core::registry::Registry::builtin()?;
-    let device = distill_core::default_device();
-    let mut teacher = Pretrained::load(args.teacher.as_deref().expect("required"), None, &registry, &device)?;
+    let mut teacher = load(args.teacher.as_deref().expect("required"))?;
     if teacher.model.qa.is_none() {
         // A base checkpoint (MiniLM ships without a head): time it with a new QA head.
         teacher.model = distill_core::model::with_new_head(teacher.model, (distill_core::model::Head::QuestionAnswering, 2), teacher.spec.head_layout(), 1)?;
@@ -125,7 +127,7 @@ fn steps(args: &Args) -> Result<Value> {
         "student_speedup": forward.seconds / student_forward.seconds, "flops_ratio": t_flops / s_flops,
         "prediction_step_ms": prediction.seconds * 1e3, "prediction_step_gflops": step_flops / prediction.seconds / 1e9,
         "intermediate_step_ms": intermediate.seconds * 1e3, "intermediate_step_gflops": step_flops / intermediate.seconds / 1e9,
-        "gemm_gflops": gemm_gflops(1024, &device, args.iterations),
+        "gemm_gflops": gemm_gflops(1024, &distill_core::default_device(), args.iterations),
     }))
 }
 
@@ -176,10 +178,7 @@ pub fn run(args: Args) -> Result<()> {
 /// The speed-up from alternating forward passes of both models in this process, for the
 /// latency and throughput measurements, under the keys of `student_speedup`.
 fn paired(teacher: &str, student: &str, args: &Args) -> Result<Value> {
-    let registry = distill_core::registry::Registry::builtin()?;
-    let device = distill_core::default_device();
-    let t = Pretrained::load(teacher, None, &registry, &device)?;
-    let s = Pretrained::load(student, None, &registry, &device)?;
+    let (t, s) = (load(teacher)?, load(student)?);
     // Token ids valid for both vocabularies.
     let config = if t.config.vocab_size <= s.config.vocab_size { &t.config } else { &s.config };
     let mut out = json!({});
