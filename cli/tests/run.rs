@@ -1,7 +1,8 @@
 //! `distill` runs through the built binary: pairs rejected before loading (exit 2), a
 //! prediction-layer run with its outputs, config file and flag precedence, the teacher-logit
 //! cache, the 3-stage recipe with skipping of finished stages, kill -9 then resume giving
-//! the same weights as an uninterrupted run, and batches grouped by length.
+//! the same weights as an uninterrupted run, batches grouped by length, and the teacher layers
+//! a student is copied from.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -286,4 +287,57 @@ fn grouping_by_length_changes_the_batches_and_is_part_of_a_checkpoints_settings(
     std::fs::remove_file(grouped.join("stage-1-prediction/done.json")).unwrap();
     let out = distill(&args(&grouped, &[]).iter().map(String::as_str).collect::<Vec<_>>());
     assert!(!out.status.success() && text(&out).contains("other settings or data"), "{}", text(&out));
+}
+
+#[test]
+fn copy_layers_chooses_the_teacher_layers_a_student_starts_as() {
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher = tmp.path().join("teacher");
+    tiny_qa_bert(&teacher, 3, 32, 4, 12);
+    // One update at learning rate 0 changes nothing, so the exported student is the student as built.
+    let train = squad("tiny-v2.0.json");
+    let run = |name: &str, extra: &[&str]| -> (Output, std::path::PathBuf) {
+        let output = tmp.path().join(name);
+        let mut args = vec!["--strategy", "finetune", "--teacher", teacher.to_str().unwrap(), "--train", &train];
+        args.extend(["--max-seq-len", "64", "--max-steps", "1", "--learning-rate", "0", "--weight-decay", "0", "--output", output.to_str().unwrap()]);
+        args.extend(extra);
+        (distill(&args), output)
+    };
+    let report = |dir: &Path| -> serde_json::Value { distill_core::io::read_json(&dir.join("report.json")).unwrap() };
+
+    let (out, copied) = run("copied", &["--copy-layers", "2,3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(report(&copied)["copied_layers"], serde_json::json!([2, 3]));
+    let teacher_weights = distill_tests::read_tensors(&teacher.join("model.safetensors"));
+    let student_weights = distill_tests::read_tensors(&copied.join("student/model.safetensors"));
+    let mut layer_tensors = 0;
+    for (name, weights) in &student_weights {
+        // Student layer i (from 0) is teacher layer [2, 3][i] (from 1); embeddings and head are the teacher's.
+        let teacher_name = match name.split_once("encoder.layer.") {
+            Some((prefix, rest)) => {
+                let (index, suffix) = rest.split_once('.').unwrap();
+                layer_tensors += 1;
+                format!("{prefix}encoder.layer.{}.{suffix}", [2, 3][index.parse::<usize>().unwrap()] - 1)
+            }
+            None => name.clone(),
+        };
+        assert_eq!(Some(weights), teacher_weights.get(&teacher_name), "{name} is not the teacher's {teacher_name}");
+    }
+    assert!(layer_tensors > 0 && student_weights.len() < teacher_weights.len());
+
+    // Without it, half the teacher's layers from the first: 3 -> 1 copies layer 1.
+    let (out, default) = run("default", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(report(&default)["copied_layers"], serde_json::json!([1]));
+
+    for (extra, message) in [
+        (&["--copy-layers", "2,4"][..], "teacher layer 4 does not exist (layers 1..=3)"),
+        (&["--copy-layers", "3,2"][..], "layers must increase (2 after 3)"),
+        (&["--copy-layers", "1,2", "--student-layers", "3"][..], "student_layers is 3 but copy_layers names 2 layers"),
+        (&["--copy-layers", "1", "--random-student"][..], "leave out --student and --random-student"),
+    ] {
+        let (out, dir) = run("refused", extra);
+        assert!(!out.status.success() && text(&out).contains(message), "{extra:?}: {}", text(&out));
+        assert!(!dir.join("report.json").exists());
+    }
 }

@@ -21,7 +21,7 @@ use crate::strategy::compat::{Candidate, CheckpointFacts, PairOptions, PairPlan,
 use crate::strategy::intermediate::{IntermediateConfig, Projections};
 use crate::strategy::mapping::LayerMapping;
 use crate::strategy::prediction::PredictionConfig;
-use crate::strategy::student_init::{from_teacher_layers, random_student};
+use crate::strategy::student_init::{copied_layers as copied_layers_by_default, from_teacher_layers, random_student};
 use crate::task::qa::decode::DecodeConfig;
 use crate::task::qa::features::{FeatureConfig, QaExample, build_features};
 use crate::tokenizer::TextTokenizer;
@@ -55,6 +55,9 @@ pub struct RunConfig {
     /// Layers of a student built from the teacher's layers; default: half the teacher's, or the
     /// student plugin's default when one is named and its width matches the teacher's.
     pub student_layers: Option<usize>,
+    /// Teacher layers (counted from 1, increasing) a student built from the teacher copies;
+    /// default: every (N / M)-th from the first, so 6 -> 3 copies 1, 3, 5.
+    pub copy_layers: Option<Vec<usize>>,
     /// Build the student at random in the student plugin's default shape, even if widths match.
     pub random_student: bool,
     pub train: Option<PathBuf>,
@@ -96,6 +99,7 @@ impl Default for RunConfig {
             extra_teachers: vec![],
             student: None,
             student_layers: None,
+            copy_layers: None,
             random_student: false,
             train: None,
             dev: None,
@@ -127,6 +131,8 @@ pub struct RunReport {
     pub student: PathBuf,
     pub stages: Vec<Value>,
     pub plan: PairPlan,
+    /// The teacher layers (counted from 1) a student built from the teacher started as.
+    pub copied_layers: Option<Vec<usize>>,
 }
 
 fn require<'a, T>(value: &'a Option<T>, flag: &str) -> Result<&'a T> {
@@ -238,6 +244,10 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         (None, None, Some(t)) => t.spec.clone(),
         (None, None, None) => return Err(DistillError::Invalid("give --student or --teacher".into())),
     };
+    if config.copy_layers.is_some() && (config.student.is_some() || config.random_student) {
+        return Err(DistillError::Invalid("copy_layers builds the student from the teacher's layers: leave out --student and --random-student".into()));
+    }
+    let mut copied_layers = None;
     let (mut student_model, tokenizer, base_config) = match (student_loaded, &teacher) {
         (Some(p), _) => {
             let tok = match p.tokenizer {
@@ -250,14 +260,23 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
             // Copy teacher layers when the widths allow it (DistilBERT style), else start at random
             // in the student plugin's default shape.
             let shape = student_spec.student;
-            let copy_layers = match (config.student_layers, &config.student_plugin) {
+            let copy_count = match (config.student_layers, &config.student_plugin) {
                 _ if config.random_student => None,
                 (Some(n), _) => Some(n),
                 (None, Some(_)) if shape.hidden_size == t.config.hidden_size => Some(shape.num_layers.min(t.config.num_layers)),
                 (None, Some(_)) => None,
                 (None, None) => Some((t.config.num_layers / 2).max(1)),
             };
-            let model = match copy_layers {
+            let layers = match &config.copy_layers {
+                Some(list) => {
+                    if let Some(n) = config.student_layers.filter(|&n| n != list.len()) {
+                        return Err(DistillError::Invalid(format!("student_layers is {n} but copy_layers names {} layers", list.len())));
+                    }
+                    Some(list.clone())
+                }
+                None => copy_count.map(|n| copied_layers_by_default(n, t.config.num_layers)).transpose()?,
+            };
+            let model = match &layers {
                 Some(layers) => from_teacher_layers(&t.model, layers)?,
                 None => {
                     let shape = StudentShape { num_layers: config.student_layers.unwrap_or(shape.num_layers), ..shape };
@@ -265,6 +284,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
                     random_student(&student_spec, &t.config, Some(shape), head, config.train_config.seed, device)?
                 }
             };
+            copied_layers = layers;
             let tok = t.tokenizer.as_ref().map(|x| TextTokenizer::load(&x.files)).transpose()?;
             (model, tok, t.raw_config.clone())
         }
@@ -427,7 +447,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
     }
     let student_dir = output.join("student");
     export(&student_model, &student_dir)?;
-    let report = RunReport { output: output.clone(), student: student_dir, stages: stage_reports, plan };
+    let report = RunReport { output: output.clone(), student: student_dir, stages: stage_reports, plan, copied_layers };
     crate::io::write_json_atomic(&output.join("report.json"), &report)?;
     Ok(report)
 }

@@ -103,12 +103,13 @@ fn child(model: &str, args: &Args) -> Result<Value> {
 
 fn steps(args: &Args) -> Result<Value> {
     use distill_core::bench::{StepKind, forward_flops, gemm_gflops, step_time};
+    use distill_core::strategy::student_init::{copied_layers, from_teacher_layers};
     let mut teacher = load(args.teacher.as_deref().expect("required"))?;
     if teacher.model.qa.is_none() {
         // A base checkpoint (MiniLM ships without a head): time it with a new QA head.
         teacher.model = distill_core::model::with_new_head(teacher.model, (distill_core::model::Head::QuestionAnswering, 2), teacher.spec.head_layout(), 1)?;
     }
-    let student = distill_core::strategy::student_init::from_teacher_layers(&teacher.model, args.student_layers)?;
+    let student = from_teacher_layers(&teacher.model, &copied_layers(args.student_layers, teacher.model.encoder.layers.len())?)?;
     let seq = args.seq.first().copied().unwrap_or(128);
     let batch = random_batch(&teacher.config, args.batch, seq, 3);
     let forward = forward_time(&teacher.model, &batch, args.iterations);

@@ -56,6 +56,10 @@ pub struct Args {
     /// Layers of a student built from the teacher [default: half the teacher's].
     #[arg(long)]
     student_layers: Option<usize>,
+    /// Teacher layers a student built from the teacher copies, counted from 1, increasing
+    /// ("2,4,6") [default: every (N / M)-th from the first: 6 -> 3 copies 1, 3, 5].
+    #[arg(long, value_delimiter = ',', value_name = "LAYERS")]
+    copy_layers: Option<Vec<usize>>,
     /// Build the student at random in the student plugin's shape even when widths match.
     #[arg(long)]
     random_student: bool,
@@ -218,6 +222,7 @@ impl Args {
         }
         c.student = self.student.or(c.student);
         c.student_layers = self.student_layers.or(c.student_layers);
+        c.copy_layers = self.copy_layers.or(c.copy_layers);
         c.random_student |= self.random_student;
         c.train = self.train.or(c.train);
         c.dev = self.dev.or(c.dev);

@@ -7,22 +7,35 @@ use crate::error::{DistillError, Result};
 use crate::model::{EncoderConfig, Head, TaskModel, init_random};
 use crate::registry::{ArchitectureSpec, StudentShape};
 
-/// Teacher layers (0-based) a student of `m` layers copies from a teacher of `n`: every
-/// `n / m`-th layer starting at the first (`floor(i * n / m)`), so 6 -> 3 takes 0, 2, 4.
-pub fn copied_layers(m: usize, n: usize) -> Vec<usize> {
-    (0..m).map(|i| i * n / m).collect()
+/// Teacher layers (counted from 1) a student of `m` layers copies from a teacher of `n` by
+/// default: every `n / m`-th layer starting at the first (`floor(i * n / m) + 1`), so 6 -> 3
+/// takes 1, 3, 5.
+pub fn copied_layers(m: usize, n: usize) -> Result<Vec<usize>> {
+    if m == 0 || m > n {
+        return Err(DistillError::Invalid(format!("cannot take {m} layers from a teacher of {n}")));
+    }
+    Ok((0..m).map(|i| i * n / m + 1).collect())
 }
 
-/// A student of `num_layers` layers copied from the teacher: embeddings, the chosen layers and
-/// the head.
-pub fn from_teacher_layers(teacher: &TaskModel, num_layers: usize) -> Result<TaskModel> {
+/// A student copied from the teacher: its embeddings, the teacher layers `layers` (counted from
+/// 1, increasing, as `--copy-layers` takes them) and its head.
+pub fn from_teacher_layers(teacher: &TaskModel, layers: &[usize]) -> Result<TaskModel> {
     let n = teacher.encoder.layers.len();
-    if num_layers == 0 || num_layers > n {
-        return Err(DistillError::Invalid(format!("cannot take {num_layers} layers from a teacher of {n}")));
+    if layers.is_empty() {
+        return Err(DistillError::Invalid("copy_layers: no teacher layer given".into()));
+    }
+    for (k, &l) in layers.iter().enumerate() {
+        if l == 0 || l > n {
+            return Err(DistillError::Invalid(format!("copy_layers: teacher layer {l} does not exist (layers 1..={n})")));
+        }
+        // Increasing, so that the copies keep the teacher's order and none is taken twice.
+        if k > 0 && l <= layers[k - 1] {
+            return Err(DistillError::Invalid(format!("copy_layers: layers must increase ({l} after {})", layers[k - 1])));
+        }
     }
     let mut student = teacher.clone();
-    student.encoder.layers = copied_layers(num_layers, n).into_iter().map(|i| teacher.encoder.layers[i].clone()).collect();
-    student.encoder.config.num_layers = num_layers;
+    student.encoder.layers = layers.iter().map(|&l| teacher.encoder.layers[l - 1].clone()).collect();
+    student.encoder.config.num_layers = layers.len();
     Ok(student)
 }
 
@@ -49,8 +62,11 @@ pub fn random_student(spec: &ArchitectureSpec, teacher: &EncoderConfig, shape: O
 mod tests {
     #[test]
     fn every_other_layer() {
-        assert_eq!(super::copied_layers(3, 6), [0, 2, 4]);
-        assert_eq!(super::copied_layers(6, 12), [0, 2, 4, 6, 8, 10]);
-        assert_eq!(super::copied_layers(4, 6), [0, 1, 3, 4]);
+        assert_eq!(super::copied_layers(3, 6).unwrap(), [1, 3, 5]);
+        assert_eq!(super::copied_layers(6, 12).unwrap(), [1, 3, 5, 7, 9, 11]);
+        assert_eq!(super::copied_layers(4, 6).unwrap(), [1, 2, 4, 5]);
+        assert_eq!(super::copied_layers(6, 6).unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert!(super::copied_layers(0, 6).is_err());
+        assert!(super::copied_layers(7, 6).is_err());
     }
 }
