@@ -221,9 +221,22 @@ fn best_checkpoint(stage_dir: &Path, evaluated: bool) -> Option<PathBuf> {
     (evaluated && best.is_dir()).then_some(best)
 }
 
+/// `copy_layers` against the other student settings, before anything is loaded or written.
+fn check_copy_layers(config: &RunConfig) -> Result<()> {
+    let Some(list) = &config.copy_layers else { return Ok(()) };
+    if config.student.is_some() || config.random_student {
+        return Err(DistillError::Invalid("copy_layers builds the student from the teacher's layers: leave out --student and --random-student".into()));
+    }
+    match config.student_layers {
+        Some(n) if n != list.len() => Err(DistillError::Invalid(format!("student_layers is {n} but copy_layers names {} layers", list.len()))),
+        _ => Ok(()),
+    }
+}
+
 /// Runs a whole distillation (or fine-tuning) as configured.
 pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<RunReport> {
     check_plugins(registry, config)?;
+    check_copy_layers(config)?;
     let output = require(&config.output, "--output")?.clone();
     let train_path = require(&config.train, "--train")?.clone();
     std::fs::create_dir_all(&output).map_err(|e| DistillError::io(&output, e))?;
@@ -244,17 +257,13 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         (None, None, Some(t)) => t.spec.clone(),
         (None, None, None) => return Err(DistillError::Invalid("give --student or --teacher".into())),
     };
-    if config.copy_layers.is_some() && (config.student.is_some() || config.random_student) {
-        return Err(DistillError::Invalid("copy_layers builds the student from the teacher's layers: leave out --student and --random-student".into()));
-    }
-    let mut copied_layers = None;
-    let (mut student_model, tokenizer, base_config) = match (student_loaded, &teacher) {
+    let (mut student_model, tokenizer, base_config, copied_layers) = match (student_loaded, &teacher) {
         (Some(p), _) => {
             let tok = match p.tokenizer {
                 Some(t) => Some(t),
                 None => teacher.as_ref().and_then(|t| t.tokenizer.as_ref()).map(|x| TextTokenizer::load(&x.files)).transpose()?,
             };
-            (p.model, tok, p.raw_config)
+            (p.model, tok, p.raw_config, None)
         }
         (None, Some(t)) => {
             // Copy teacher layers when the widths allow it (DistilBERT style), else start at random
@@ -268,12 +277,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
                 (None, None) => Some((t.config.num_layers / 2).max(1)),
             };
             let layers = match &config.copy_layers {
-                Some(list) => {
-                    if let Some(n) = config.student_layers.filter(|&n| n != list.len()) {
-                        return Err(DistillError::Invalid(format!("student_layers is {n} but copy_layers names {} layers", list.len())));
-                    }
-                    Some(list.clone())
-                }
+                Some(list) => Some(list.clone()),
                 None => copy_count.map(|n| copied_layers_by_default(n, t.config.num_layers)).transpose()?,
             };
             let model = match &layers {
@@ -284,9 +288,8 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
                     random_student(&student_spec, &t.config, Some(shape), head, config.train_config.seed, device)?
                 }
             };
-            copied_layers = layers;
             let tok = t.tokenizer.as_ref().map(|x| TextTokenizer::load(&x.files)).transpose()?;
-            (model, tok, t.raw_config.clone())
+            (model, tok, t.raw_config.clone(), layers)
         }
         (None, None) => return Err(DistillError::Invalid("give --student or --teacher".into())),
     };
