@@ -1,8 +1,8 @@
 //! `distill` runs through the built binary: pairs rejected before loading (exit 2), a
 //! prediction-layer run with its outputs, config file and flag precedence, the teacher-logit
 //! cache, the 3-stage recipe with skipping of finished stages, kill -9 then resume giving
-//! the same weights as an uninterrupted run, batches grouped by length, and the teacher layers
-//! a student is copied from.
+//! the same weights as an uninterrupted run, batches grouped by length, the teacher layers
+//! a student is copied from, and the general stage's own teacher.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -136,6 +136,57 @@ fn tinybert_recipe_runs_three_stages_and_skips_finished_ones() {
     std::fs::write(output.join("stage-2-task-intermediate/done.json"), "{\"stage\": ").unwrap();
     let out = distill(&args);
     assert!(!out.status.success() && text(&out).contains("stage-2-task-intermediate/done.json"), "{}", text(&out));
+}
+
+#[test]
+fn general_teacher_teaches_the_general_stage_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (teacher, general) = (tmp.path().join("teacher"), tmp.path().join("general"));
+    tiny_qa_bert(&teacher, 2, 32, 4, 4);
+    // Deeper and wider than the task teacher: the general stage needs its own mapping and projection.
+    tiny_qa_bert(&general, 4, 48, 4, 5);
+    let run_as = |strategy: &str, name: &str, extra: &[&str]| -> (Output, std::path::PathBuf) {
+        let output = tmp.path().join(name);
+        let mut args = vec!["--strategy", strategy, "--teacher", teacher.to_str().unwrap(), "--student-layers", "1", "--output", output.to_str().unwrap()];
+        let (train, general_train) = (squad("tiny-v2.0.json"), squad("sample-v2.0.json"));
+        args.extend(["--train", &train, "--general-train", &general_train, "--epochs", "1", "--intermediate-epochs", "1", "--max-steps", "2", "--max-seq-len", "64", "--batch-size", "4"]);
+        args.extend(extra);
+        (distill(&args), output)
+    };
+    let run = |name: &str, extra: &[&str]| run_as("tinybert", name, extra);
+    let stage_losses = |dir: &Path, stage: &str| -> Vec<String> {
+        let metrics = std::fs::read_to_string(dir.join(stage).join("metrics.jsonl")).unwrap();
+        metrics.lines().filter(|l| l.contains("\"loss\"")).map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].to_string()).collect()
+    };
+
+    let (out, plain) = run("plain", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (out, other) = run("other", &["--general-teacher", general.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = distill_core::io::read_json(&other.join("report.json")).unwrap();
+    assert_eq!(report["general_plan"]["layer_pairs"], serde_json::json!([[1, 4]]), "{report}");
+    assert_eq!(report["general_plan"]["projection"], serde_json::json!([32, 48]), "{report}");
+    assert_eq!(report["plan"]["layer_pairs"], serde_json::json!([[1, 2]]), "the task stages keep the teacher's mapping: {report}");
+    assert!(report["plan"]["projection"].is_null(), "{report}");
+    let general_stage = "stage-1-general-intermediate";
+    assert_ne!(stage_losses(&other, general_stage), stage_losses(&plain, general_stage), "the general stage learns from the general teacher");
+    // Given the teacher itself as the general teacher, the run is the run without one.
+    let (out, same) = run("same", &["--general-teacher", teacher.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    for stage in [general_stage, "stage-2-task-intermediate", "stage-3-prediction"] {
+        assert_eq!(stage_losses(&same, stage), stage_losses(&plain, stage), "{stage}");
+    }
+    assert_eq!(std::fs::read(same.join("student/model.safetensors")).unwrap(), std::fs::read(plain.join("student/model.safetensors")).unwrap());
+    // Refused, naming why, before any training: without a general stage, and as an incompatible pair.
+    let (out, dir) = run_as("prediction", "prediction", &["--general-teacher", general.to_str().unwrap()]);
+    assert!(!out.status.success() && text(&out).contains("strategy prediction has no general stage"), "{}", text(&out));
+    assert!(!dir.exists());
+    let two_heads = tmp.path().join("two-heads");
+    tiny_qa_bert(&two_heads, 2, 32, 2, 6);
+    let (out, dir) = run("heads", &["--general-teacher", two_heads.to_str().unwrap()]);
+    let message = text(&out);
+    assert!(!out.status.success() && message.contains("--general-teacher") && message.contains("head counts differ (4 vs 2)"), "{message}");
+    assert!(!dir.join("stage-1-general-intermediate").exists());
 }
 
 #[test]

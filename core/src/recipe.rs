@@ -50,6 +50,10 @@ pub struct RunConfig {
     /// Teacher model: directory or hub id. Extra teachers average their soft targets.
     pub teacher: Option<String>,
     pub extra_teachers: Vec<String>,
+    /// Teacher of the recipe's general stage [default: the teacher]: TinyBERT learns general
+    /// knowledge from the pre-trained model and the task from the fine-tuned one, so this is
+    /// typically the checkpoint the teacher was fine-tuned from. Its depth and width may differ.
+    pub general_teacher: Option<String>,
     /// Student model to start from; without it the student is built (see `student_layers`).
     pub student: Option<String>,
     /// Layers of a student built from the teacher's layers; default: half the teacher's, or the
@@ -97,6 +101,7 @@ impl Default for RunConfig {
             student_plugin: None,
             teacher: None,
             extra_teachers: vec![],
+            general_teacher: None,
             student: None,
             student_layers: None,
             copy_layers: None,
@@ -131,6 +136,9 @@ pub struct RunReport {
     pub student: PathBuf,
     pub stages: Vec<Value>,
     pub plan: PairPlan,
+    /// The general stage's pair, when it has a teacher of its own (`general_teacher`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub general_plan: Option<PairPlan>,
     /// The teacher layers (counted from 1) a student built from the teacher started as.
     pub copied_layers: Option<Vec<usize>>,
 }
@@ -233,10 +241,21 @@ fn check_copy_layers(config: &RunConfig) -> Result<()> {
     }
 }
 
+/// `general_teacher` teaches the recipe's general stage: refused where no such stage runs.
+fn check_general_teacher(config: &RunConfig) -> Result<()> {
+    match &config.general_teacher {
+        Some(_) if config.strategy != Strategy::Tinybert => {
+            Err(DistillError::Invalid(format!("--general-teacher teaches the general stage of --strategy tinybert; strategy {} has no general stage", config.strategy.name())))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Runs a whole distillation (or fine-tuning) as configured.
 pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<RunReport> {
     check_plugins(registry, config)?;
     check_copy_layers(config)?;
+    check_general_teacher(config)?;
     let output = require(&config.output, "--output")?.clone();
     let train_path = require(&config.train, "--train")?.clone();
     std::fs::create_dir_all(&output).map_err(|e| DistillError::io(&output, e))?;
@@ -248,6 +267,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         None => None,
     };
     let extra: Vec<Pretrained> = config.extra_teachers.iter().map(|t| Pretrained::load(t, config.teacher_plugin.as_deref(), registry, device)).collect::<Result<_>>()?;
+    let general_teacher = config.general_teacher.as_ref().map(|g| Pretrained::load(g, config.teacher_plugin.as_deref(), registry, device)).transpose()?;
 
     // The student: a checkpoint, the teacher's layers, or random in the student plugin's shape.
     let student_loaded = config.student.as_ref().map(|s| Pretrained::load(s, config.student_plugin.as_deref(), registry, device)).transpose()?;
@@ -315,6 +335,15 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         }
         None => PairPlan::default(),
     };
+    // The general stage's own pair: its teacher may differ from the task teacher in depth and width.
+    let general_plan = general_teacher
+        .as_ref()
+        .map(|g| {
+            let gf = g.facts();
+            check_pair(Candidate { spec: &g.spec, checkpoint: Some(&gf) }, Candidate { spec: &student_spec, checkpoint: Some(&student_facts) }, Strategy::Intermediate, &pair_options(config))
+                .map_err(|r| DistillError::Invalid(format!("--general-teacher {}: {r}", config.general_teacher.as_deref().unwrap_or_default())))
+        })
+        .transpose()?;
 
     let head = student_model.head().or(teacher.as_ref().and_then(|t| t.model.head()));
     let task = match (config.task, head) {
@@ -401,8 +430,13 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
             }
             _ => &data.examples,
         };
+        // The general stage learns from the general teacher where one is given.
+        let (stage_teachers, stage_plan): (&[TaskModel], &PairPlan) = match (&general_teacher, &general_plan, *name) {
+            (Some(g), Some(p), "general-intermediate") => (std::slice::from_ref(&g.model), p),
+            _ => (&teachers, &plan),
+        };
         let (loss, train_config) = if *intermediate {
-            let pairs = plan.layer_pairs.clone().ok_or_else(|| DistillError::Invalid("no layer mapping for intermediate distillation".into()))?;
+            let pairs = stage_plan.layer_pairs.clone().ok_or_else(|| DistillError::Invalid("no layer mapping for intermediate distillation".into()))?;
             let c = TrainConfig { epochs: config.intermediate_epochs, learning_rate: config.intermediate_learning_rate, ..config.train_config.clone() };
             (StageLoss::Intermediate { config: config.intermediate.clone(), pairs }, c)
         } else if config.strategy == Strategy::Finetune || teacher.is_none() {
@@ -425,13 +459,13 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
             }
             _ => vec![],
         };
-        let (s_width, t_width) = plan.projection.unwrap_or((student_model.encoder.config.hidden_size, student_model.encoder.config.hidden_size));
+        let (s_width, t_width) = stage_plan.projection.unwrap_or((student_model.encoder.config.hidden_size, student_model.encoder.config.hidden_size));
         let projections = Projections::new(s_width, if *intermediate { t_width } else { s_width }, config.train_config.seed, device);
         let stage = Stage {
             name,
             loss,
             examples,
-            teachers: &teachers,
+            teachers: stage_teachers,
             teacher_logits: &logits,
             evaluator: if *intermediate { None } else { data.evaluator.as_deref() },
             dir: &dir,
@@ -450,7 +484,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
     }
     let student_dir = output.join("student");
     export(&student_model, &student_dir)?;
-    let report = RunReport { output: output.clone(), student: student_dir, stages: stage_reports, plan, copied_layers };
+    let report = RunReport { output: output.clone(), student: student_dir, stages: stage_reports, plan, general_plan, copied_layers };
     crate::io::write_json_atomic(&output.join("report.json"), &report)?;
     Ok(report)
 }

@@ -48,6 +48,10 @@ pub struct Args {
     /// A further teacher whose soft targets are averaged with the first's (repeatable).
     #[arg(long = "extra-teacher", value_name = "DIR|HUB_ID")]
     extra_teachers: Vec<String>,
+    /// Teacher of the tinybert strategy's general stage, typically the pre-trained checkpoint
+    /// the teacher was fine-tuned from (TinyBERT's general distillation) [default: --teacher].
+    #[arg(long, value_name = "DIR|HUB_ID")]
+    general_teacher: Option<String>,
     /// Student to start from [default: built from the teacher: half its layers, or with
     /// --student-plugin that plugin's default layer count when the widths match; otherwise
     /// random in the student plugin's default shape].
@@ -220,6 +224,7 @@ impl Args {
         if !self.extra_teachers.is_empty() {
             c.extra_teachers = self.extra_teachers;
         }
+        c.general_teacher = self.general_teacher.or(c.general_teacher);
         c.student = self.student.or(c.student);
         c.student_layers = self.student_layers.or(c.student_layers);
         c.copy_layers = self.copy_layers.or(c.copy_layers);
