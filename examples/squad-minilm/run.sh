@@ -109,19 +109,19 @@ timed student-c-aug $distill --strategy prediction --teacher "$teacher" --studen
   --train "$out/augmented.json" --output "$out/student-c-aug" --temperature 2 --distill-weight 1 \
   --epochs 1 --learning-rate 1e-4 "${common[@]}"
 
+# The TinyBERT recipe's flags, shared by C and C with the pre-trained general teacher.
+recipe_c=(--strategy tinybert --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json"
+  --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" --cache-dir "$out/student-b/cache"
+  --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}")
+
 # C as TinyBERT runs it: the general stage learns from the pre-trained MiniLM (--general-teacher),
 # the task stages from the fine-tuned teacher. With the fine-tuned teacher in the general stage
 # (C, below) that stage's student abstains on every dev question; with the pre-trained one it
 # still answers (NOTES.md).
-timed student-c-pretrained-general $distill --strategy tinybert --teacher "$teacher" --general-teacher "$model" --student-layers 3 \
-  --train "$out/teacher-train.json" --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" \
-  --output "$out/student-c-pretrained-general" --cache-dir "$out/student-b/cache" \
-  --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+timed student-c-pretrained-general $distill "${recipe_c[@]}" --general-teacher "$model" --output "$out/student-c-pretrained-general"
 
 # C, the full recipe, last: its three stages are the longest run.
-timed student-c $distill --strategy tinybert --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
-  --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" --output "$out/student-c" --cache-dir "$out/student-b/cache" \
-  --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+timed student-c $distill "${recipe_c[@]}" --output "$out/student-c"
 
 # models.tsv lists every model (the table reads it too); those that have finished are evaluated.
 students=()
