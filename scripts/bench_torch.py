@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The PyTorch side of scripts/bench-vs-pytorch.sh: the same measurements as
-`distill bench --steps` on the same checkpoint, in eager PyTorch on CPU.
+`distill bench --steps` on the same checkpoint, in eager PyTorch (f32) on CPU, or on a GPU
+with --device cuda (scripts/gpu-bench.sh).
 
-    python3 scripts/bench_torch.py MODEL_DIR [--batch 8] [--seq 128] [--threads N] [--iterations 3]
+    python3 scripts/bench_torch.py MODEL_DIR [--batch 8] [--seq 128] [--threads N] [--iterations 3] [--device cpu]
 """
 import argparse
 import copy
@@ -15,12 +16,14 @@ import torch.nn.functional as F
 import transformers as tf
 
 
-def timed(fn, iterations):
+def timed(fn, iterations, sync):
     fn()
+    sync()
     samples = []
     for _ in range(iterations):
         t = time.perf_counter()
         fn()
+        sync()  # GPU work is queued: time it to its end
         samples.append(time.perf_counter() - t)
     return statistics.median(samples)
 
@@ -38,10 +41,16 @@ def main():
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--iterations", type=int, default=3)
     p.add_argument("--student-layers", type=int, default=3)
+    p.add_argument("--device", default="cpu")
     a = p.parse_args()
+    dev = torch.device(a.device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    # f32 as distill computes: no TF32 shortcut in matmuls on the GPU
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    teacher = tf.BertForQuestionAnswering.from_pretrained(a.model, attn_implementation="eager").eval()
+    teacher = tf.BertForQuestionAnswering.from_pretrained(a.model, attn_implementation="eager").to(dev).eval()
     cfg = teacher.config
     n = cfg.num_hidden_layers
     student = copy.deepcopy(teacher)
@@ -49,9 +58,9 @@ def main():
     student.bert.encoder.layer = torch.nn.ModuleList([student.bert.encoder.layer[i] for i in keep])
     student.config.num_hidden_layers = a.student_layers
     student.train()
-    ids = torch.randint(1000, cfg.vocab_size, (a.batch, a.seq))
+    ids = torch.randint(1000, cfg.vocab_size, (a.batch, a.seq)).to(dev)
     mask = torch.ones_like(ids)
-    gold = torch.zeros(a.batch, dtype=torch.long)
+    gold = torch.zeros(a.batch, dtype=torch.long, device=dev)
     opt = torch.optim.AdamW(student.parameters(), lr=1e-5, weight_decay=0.01)
 
     def forward():
@@ -93,18 +102,18 @@ def main():
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
         opt.step()
 
-    x = torch.full((1024, 1024), 0.5)
-    y = torch.full((1024, 1024), 0.25)
-    gemm = timed(lambda: x @ y, a.iterations)
-    fwd = timed(forward, a.iterations)
-    sfwd = timed(student_forward, a.iterations)
-    pred = timed(prediction_step, a.iterations)
-    inter = timed(intermediate_step, a.iterations)
+    x = torch.full((1024, 1024), 0.5, device=dev)
+    y = torch.full((1024, 1024), 0.25, device=dev)
+    gemm = timed(lambda: x @ y, a.iterations, sync)
+    fwd = timed(forward, a.iterations, sync)
+    sfwd = timed(student_forward, a.iterations, sync)
+    pred = timed(prediction_step, a.iterations, sync)
+    inter = timed(intermediate_step, a.iterations, sync)
     tf_ = flops(cfg, a.batch, a.seq, n)
     sf = flops(cfg, a.batch, a.seq, a.student_layers)
     step_flops = tf_ + 3 * sf
     print(json.dumps({
-        "torch": torch.__version__, "threads": a.threads, "batch": a.batch, "seq": a.seq,
+        "torch": torch.__version__, "device": str(dev), "threads": a.threads, "batch": a.batch, "seq": a.seq,
         "forward_ms": fwd * 1e3, "forward_gflops": tf_ / fwd / 1e9, "student_forward_ms": sfwd * 1e3,
         "student_speedup": fwd / sfwd, "flops_ratio": tf_ / sf,
         "prediction_step_ms": pred * 1e3, "prediction_step_gflops": step_flops / pred / 1e9,

@@ -13,12 +13,14 @@
 //! - [`train`]: the training loop, AdamW, schedules, checkpoints, evaluation, teacher-logit cache.
 //! - [`bench`]: timings, FLOP counts and memory for `distill bench`.
 //! - [`data`]: SQuAD JSON and classification files.
+//! - [`device`]: the compute device, CPU or a GPU backend chosen with `DISTILL_DEVICE`.
 //! - [`task`]: QA features, decoding and official scoring; classification metrics.
 //! - [`recipe`]: a whole run from its configuration: stages, data, pair checks.
 //! - [`inputs`]: batches of token ids, from JSON or from text.
 
 pub mod bench;
 pub mod data;
+pub mod device;
 pub mod error;
 pub mod forward;
 pub mod hashing;
@@ -37,23 +39,6 @@ pub mod train;
 pub mod weights;
 
 pub use burn;
+pub use device::{default_device, device_name};
 pub use error::{DistillError, Result};
 pub use inventory;
-
-/// The compute device: burn's flex CPU backend, unless `DISTILL_DEVICE` names a GPU backend
-/// this build has (`vulkan`, `wgpu`, `cuda`; features of the same names).
-pub fn default_device() -> burn::tensor::Device {
-    match std::env::var("DISTILL_DEVICE").unwrap_or_default().as_str() {
-        #[cfg(feature = "vulkan")]
-        "vulkan" => burn::tensor::Device::vulkan(burn::tensor::DeviceKind::DefaultDevice),
-        #[cfg(feature = "wgpu")]
-        "wgpu" => burn::tensor::Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
-        #[cfg(feature = "cuda")]
-        "cuda" => burn::tensor::Device::cuda(0),
-        "" | "cpu" | "flex" => burn::tensor::Device::flex(),
-        other => {
-            eprintln!("warning: DISTILL_DEVICE={other:?} is not a backend of this build; using the CPU (flex)");
-            burn::tensor::Device::flex()
-        }
-    }
-}

@@ -122,7 +122,7 @@ fn steps(args: &Args) -> Result<Value> {
     let student_forward = forward_time(&student, &batch, args.iterations);
     let machine = distill_core::bench::machine();
     Ok(json!({
-        "batch": args.batch, "seq": seq, "threads": machine.threads, "processor": machine.processor,
+        "batch": args.batch, "seq": seq, "device": distill_core::device_name(), "threads": machine.threads, "processor": machine.processor,
         "forward_ms": forward.seconds * 1e3, "forward_gflops": t_flops / forward.seconds / 1e9,
         "student_forward_ms": student_forward.seconds * 1e3,
         "student_speedup": forward.seconds / student_forward.seconds, "flops_ratio": t_flops / s_flops,
