@@ -10,8 +10,9 @@
 #              (unlabelled-v2.0.json), task intermediate distillation on data augmented by
 #              `distill augment`, then prediction-layer distillation (C' the same without the
 #              general stage and the attention-score term; C'' the task-intermediate student of C'
-#              with its prediction stage on the augmented data; and C with its general stage
-#              taught by the pre-trained MiniLM, as TinyBERT does)
+#              with its prediction stage on the augmented data; C with its general stage
+#              taught by the pre-trained MiniLM, as TinyBERT does, and the same without its
+#              task-intermediate stage)
 # then `distill eval` and `distill bench` of every model on dev-v2.0-small.json and a table in
 # target/squad-minilm/results.md, a check that each model with a record in recorded/ scores
 # every question as recorded, and a check that Python transformers loads the exported models
@@ -119,6 +120,13 @@ recipe_c=(--strategy tinybert --teacher "$teacher" --student-layers 3 --train "$
 # (C, below) that stage's student abstains on every dev question; with the pre-trained one it
 # still answers (NOTES.md).
 timed student-c-pretrained-general $distill "${recipe_c[@]}" --general-teacher "$model" --output "$out/student-c-pretrained-general"
+
+# The same without its task-intermediate stage: the general stage's student (pre-trained MiniLM
+# as its teacher) straight into C's prediction stage, which is B's (T 1.5, w 0.75, same cached
+# logits). Against the line above it measures what the task stage does; against B, the general stage.
+timed student-c-general-prediction $distill --strategy prediction --teacher "$teacher" \
+  --student "$out/student-c-pretrained-general/stage-1-general-intermediate/student" --train "$out/teacher-train.json" \
+  --output "$out/student-c-general-prediction" --cache-dir "$out/student-b/cache" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
 # C, the full recipe, last: its three stages are the longest run.
 timed student-c $distill "${recipe_c[@]}" --output "$out/student-c"
