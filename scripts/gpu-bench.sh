@@ -17,7 +17,8 @@
 #   cargo build --release -p distill-cli --features vulkan
 #   scripts/gpu-bench.sh [MODEL] [TRAIN_JSON] [ITERATIONS]
 #   (DISTILL_BIN: the binary, default target/release/distill; GPU_BENCH_OUT: the output folder;
-#   GPU_BENCH_PARTS: which of "parity speed training" to run, default all)
+#   GPU_BENCH_PARTS: which of "parity speed training" to run, default all; GPU_DEVICE: the
+#   backend, default vulkan)
 # Needs a Vulkan loader and the NVIDIA ICD.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +51,10 @@ pairs = [[qa["question"], p["context"]] for a in squad["data"] for p in a["parag
 # Four pairs of different lengths, so that padding and its mask are exercised.
 json.dump({"pairs": pairs[:4]}, open(sys.argv[2], "w"))
 PY
-DISTILL_DEVICE=$gpu "$distill" forward --model "$model" --input "$out/pairs.json" --max-length 256 --output "$out/forward-gpu.safetensors"
+DISTILL_DEVICE=$gpu "$distill" forward --model "$model" --input "$out/pairs.json" --max-length 256 --output "$out/forward-gpu.safetensors" 2> "$out/forward-gpu.err"
+# distill falls back to the CPU when the GPU does not start: then there is nothing to compare.
+cat "$out/forward-gpu.err"
+if grep -q "using the CPU" "$out/forward-gpu.err"; then exit 1; fi
 DISTILL_DEVICE=cpu "$distill" forward --model "$model" --input "$out/pairs.json" --max-length 256 --output "$out/forward-cpu.safetensors"
 python3 - "$out/forward-gpu.safetensors" "$out/forward-cpu.safetensors" <<'PY' | tee "$out/parity.json"
 import json, sys
