@@ -5,70 +5,72 @@ use std::sync::OnceLock;
 
 use burn::tensor::Device;
 
-/// The device every model and tensor of a run is made on.
-pub fn default_device() -> Device {
-    device_for(device_name())
+/// A backend of this build: the name `DISTILL_DEVICE` asks for it by, and how its device is made.
+struct Backend {
+    name: &'static str,
+    device: fn() -> Device,
 }
 
-/// The backend [`default_device`] runs on, `flex` or a GPU backend's name, for reports. Chosen
-/// once per process: a name this build lacks, or a GPU backend whose device does not start (no
-/// driver or loader), is reported once and replaced by the CPU, where cubecl would panic.
+/// The CPU first; each GPU backend only in a build with its feature. A new backend is one entry.
+const BACKENDS: &[Backend] = &[
+    Backend { name: "flex", device: Device::flex },
+    #[cfg(feature = "vulkan")]
+    Backend { name: "vulkan", device: || Device::vulkan(burn::tensor::DeviceKind::DefaultDevice) },
+    #[cfg(feature = "wgpu")]
+    Backend { name: "wgpu", device: || Device::wgpu(burn::tensor::DeviceKind::DefaultDevice) },
+    #[cfg(feature = "cuda")]
+    Backend { name: "cuda", device: || Device::cuda(0) },
+];
+
+/// The device every model and tensor of a run is made on.
+pub fn default_device() -> Device {
+    (chosen_backend().device)()
+}
+
+/// The backend [`default_device`] runs on, `flex` or a GPU backend's name, for reports.
 pub fn device_name() -> &'static str {
-    static CHOSEN: OnceLock<&'static str> = OnceLock::new();
+    chosen_backend().name
+}
+
+/// Chosen once per process: a name this build lacks, or a GPU backend whose device does not start
+/// (no driver or loader), is reported once and replaced by the CPU, where cubecl would panic.
+fn chosen_backend() -> &'static Backend {
+    static CHOSEN: OnceLock<&'static Backend> = OnceLock::new();
     CHOSEN.get_or_init(|| {
+        let cpu = &BACKENDS[0];
         let requested = std::env::var("DISTILL_DEVICE").unwrap_or_default();
         match backend_named(&requested) {
-            Some("flex") => "flex",
-            Some(gpu) if starts(gpu) => gpu,
+            Some(backend) if starts(backend) => backend,
             Some(gpu) => {
-                eprintln!("warning: DISTILL_DEVICE={gpu}: no {gpu} device could be started (driver or loader missing?); using the CPU (flex)");
-                "flex"
+                let name = gpu.name;
+                eprintln!("warning: DISTILL_DEVICE={name}: no {name} device could be started (driver or loader missing?); using the CPU (flex)");
+                cpu
             }
             None => {
                 eprintln!("warning: DISTILL_DEVICE={requested:?} is not a backend of this build; using the CPU (flex)");
-                "flex"
+                cpu
             }
         }
     })
 }
 
 /// The backend of this build that `name` asks for; empty, `cpu` and `flex` ask for the CPU.
-fn backend_named(name: &str) -> Option<&'static str> {
-    match name {
-        "" | "cpu" | "flex" => Some("flex"),
-        #[cfg(feature = "vulkan")]
-        "vulkan" => Some("vulkan"),
-        #[cfg(feature = "wgpu")]
-        "wgpu" => Some("wgpu"),
-        #[cfg(feature = "cuda")]
-        "cuda" => Some("cuda"),
-        _ => None,
-    }
-}
-
-fn device_for(backend: &str) -> Device {
-    match backend {
-        #[cfg(feature = "vulkan")]
-        "vulkan" => Device::vulkan(burn::tensor::DeviceKind::DefaultDevice),
-        #[cfg(feature = "wgpu")]
-        "wgpu" => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
-        #[cfg(feature = "cuda")]
-        "cuda" => Device::cuda(0),
-        _ => Device::flex(),
-    }
+fn backend_named(name: &str) -> Option<&'static Backend> {
+    let name = if name.is_empty() || name == "cpu" { "flex" } else { name };
+    BACKENDS.iter().find(|backend| backend.name == name)
 }
 
 /// Whether one value makes the round trip to `backend`'s device and back. A GPU runtime that
 /// cannot start panics on its first operation, in cubecl's threads; the panic is caught and its
 /// message kept quiet, the warning of [`device_name`] says what happened.
-fn starts(backend: &str) -> bool {
-    if backend == "flex" {
+fn starts(backend: &Backend) -> bool {
+    if backend.name == "flex" {
         return true;
     }
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let ok = std::panic::catch_unwind(|| {
-        let device = device_for(backend);
+        let device = (backend.device)();
         let one = burn::tensor::Tensor::<1>::from_data(burn::tensor::TensorData::new(vec![1.0f32], [1]), &device);
         one.into_scalar::<f32>() == 1.0
     })
@@ -84,11 +86,13 @@ mod tests {
     #[test]
     fn names_select_the_cpu_or_a_backend_of_this_build() {
         for cpu in ["", "cpu", "flex"] {
-            assert_eq!(backend_named(cpu), Some("flex"));
+            assert_eq!(backend_named(cpu).map(|b| b.name), Some("flex"));
         }
-        assert_eq!(backend_named("tpu"), None);
+        assert!(backend_named("tpu").is_none());
         #[cfg(not(feature = "vulkan"))]
-        assert_eq!(backend_named("vulkan"), None, "a build without the feature has no vulkan");
-        assert!(starts("flex"));
+        assert!(backend_named("vulkan").is_none(), "a build without the feature has no vulkan");
+        #[cfg(feature = "vulkan")]
+        assert_eq!(backend_named("vulkan").map(|b| b.name), Some("vulkan"));
+        assert!(starts(backend_named("flex").unwrap()));
     }
 }
