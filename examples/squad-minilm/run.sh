@@ -9,7 +9,8 @@
 #   student C  the TinyBERT recipe: general intermediate distillation on raw text
 #              (unlabelled-v2.0.json), task intermediate distillation on data augmented by
 #              `distill augment`, then prediction-layer distillation (C' the same without the
-#              general stage and the attention-score term; C'' the task-intermediate student of C'
+#              general stage and the attention-score term, and again with that term at 0.1;
+#              C'' the task-intermediate student of C'
 #              with its prediction stage on the augmented data; C with its general stage
 #              taught by the pre-trained MiniLM, as TinyBERT does, and the same without its
 #              task-intermediate stage)
@@ -101,6 +102,14 @@ timed student-b-t2w1-grouped $distill --strategy prediction --teacher "$teacher"
 timed student-c-nogen $distill --strategy tinybert --start-stage 2 --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
   --intermediate-train "$out/augmented.json" --output "$out/student-c-nogen" --cache-dir "$out/student-b/cache" \
   --attention-weight 0 --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+
+# C' with the attention-score term back at a tenth of its weight (the term was ten to thirty times
+# the hidden-state term in C; at 0.1 it is five times that term at the start and twice at the
+# end), batches grouped by length in both stages to fit a sitting. Against C' it measures whether
+# a small attention term helps (NOTES.md: it does not).
+timed student-c-attn-small $distill --strategy tinybert --start-stage 2 --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
+  --intermediate-train "$out/augmented.json" --output "$out/student-c-attn-small" --cache-dir "$out/student-b/cache" \
+  --attention-weight 0.1 --group-by-length --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
 # C'': the task-intermediate student of C', then prediction-layer distillation on the augmented
 # data (where TinyBERT runs its prediction stage) instead of the original, 1 epoch (1.5 times the
