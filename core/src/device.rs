@@ -62,7 +62,7 @@ fn backend_named(name: &str) -> Option<&'static Backend> {
 
 /// Whether one value makes the round trip to `backend`'s device and back. A GPU runtime that
 /// cannot start panics on its first operation, in cubecl's threads; the panic is caught and its
-/// message kept quiet, the warning of [`device_name`] says what happened.
+/// message kept quiet, the warning of [`chosen_backend`] says what happened.
 fn starts(backend: &Backend) -> bool {
     if backend.name == "flex" {
         return true;
