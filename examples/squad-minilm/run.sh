@@ -10,10 +10,9 @@
 #              (unlabelled-v2.0.json), task intermediate distillation on data augmented by
 #              `distill augment`, then prediction-layer distillation (C' the same without the
 #              general stage and the attention-score term, and again with that term at 0.1;
-#              C'' the task-intermediate student of C'
-#              with its prediction stage on the augmented data; C with its general stage
-#              taught by the pre-trained MiniLM, as TinyBERT does, and the same without its
-#              task-intermediate stage)
+#              C'' the task-intermediate student of C' with its prediction stage on the
+#              augmented data; C with its general stage taught by the pre-trained MiniLM, as
+#              TinyBERT does, and the same without its task-intermediate stage)
 # then `distill eval` and `distill bench` of every model on dev-v2.0-small.json and a table in
 # target/squad-minilm/results.md, a check that each model with a record in recorded/ scores
 # every question as recorded, and a check that Python transformers loads the exported models
@@ -95,21 +94,26 @@ timed student-b-t2w1-grouped $distill --strategy prediction --teacher "$teacher"
   --output "$out/student-b-t2w1-grouped" --cache-dir "$out/student-b/cache" --temperature 2 --distill-weight 1 \
   --group-by-length --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
+# The TinyBERT recipe's flags, shared by every C: the task-intermediate and prediction stages. C
+# and C with the pre-trained general teacher add the general stage (general_c); C' and its
+# variant start at the task stage.
+recipe_c=(--strategy tinybert --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json"
+  --intermediate-train "$out/augmented.json" --cache-dir "$out/student-b/cache"
+  --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}")
+general_c=(--general-train "$shared/squad/unlabelled-v2.0.json")
+
 # C': C below without the general stage (--start-stage 2) and without the attention-score term:
 # the student is already a copy of the teacher's layers, and after the general stage on raw text
 # its QA head abstained on every window (probe_stages.py); in C the raw-score attention MSE
 # outweighed the hidden-state term ten to thirty times and pulled even the copied embeddings away.
-timed student-c-nogen $distill --strategy tinybert --start-stage 2 --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
-  --intermediate-train "$out/augmented.json" --output "$out/student-c-nogen" --cache-dir "$out/student-b/cache" \
-  --attention-weight 0 --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+timed student-c-nogen $distill "${recipe_c[@]}" --start-stage 2 --attention-weight 0 --output "$out/student-c-nogen"
 
 # C' with the attention-score term back at a tenth of its weight (the term was ten to thirty times
 # the hidden-state term in C; at 0.1 it is five times that term at the start and twice at the
 # end), batches grouped by length in both stages to fit a sitting. Against C' it measures whether
 # a small attention term helps (NOTES.md: it does not).
-timed student-c-attn-small $distill --strategy tinybert --start-stage 2 --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json" \
-  --intermediate-train "$out/augmented.json" --output "$out/student-c-attn-small" --cache-dir "$out/student-b/cache" \
-  --attention-weight 0.1 --group-by-length --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+timed student-c-attn-small $distill "${recipe_c[@]}" --start-stage 2 --attention-weight 0.1 --group-by-length \
+  --output "$out/student-c-attn-small"
 
 # C'': the task-intermediate student of C', then prediction-layer distillation on the augmented
 # data (where TinyBERT runs its prediction stage) instead of the original, 1 epoch (1.5 times the
@@ -119,16 +123,11 @@ timed student-c-aug $distill --strategy prediction --teacher "$teacher" --studen
   --train "$out/augmented.json" --output "$out/student-c-aug" --temperature 2 --distill-weight 1 \
   --epochs 1 --learning-rate 1e-4 "${common[@]}"
 
-# The TinyBERT recipe's flags, shared by C and C with the pre-trained general teacher.
-recipe_c=(--strategy tinybert --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json"
-  --general-train "$shared/squad/unlabelled-v2.0.json" --intermediate-train "$out/augmented.json" --cache-dir "$out/student-b/cache"
-  --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}")
-
 # C as TinyBERT runs it: the general stage learns from the pre-trained MiniLM (--general-teacher),
 # the task stages from the fine-tuned teacher. With the fine-tuned teacher in the general stage
 # (C, below) that stage's student abstains on every dev question; with the pre-trained one it
 # still answers (NOTES.md).
-timed student-c-pretrained-general $distill "${recipe_c[@]}" --general-teacher "$model" --output "$out/student-c-pretrained-general"
+timed student-c-pretrained-general $distill "${recipe_c[@]}" "${general_c[@]}" --general-teacher "$model" --output "$out/student-c-pretrained-general"
 
 # The same without its task-intermediate stage: the general stage's student (pre-trained MiniLM
 # as its teacher) straight into C's prediction stage, which is B's (T 1.5, w 0.75, same cached
@@ -138,7 +137,7 @@ timed student-c-general-prediction $distill --strategy prediction --teacher "$te
   --output "$out/student-c-general-prediction" --cache-dir "$out/student-b/cache" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
 # C, the full recipe, last: its three stages are the longest run.
-timed student-c $distill "${recipe_c[@]}" --output "$out/student-c"
+timed student-c $distill "${recipe_c[@]}" "${general_c[@]}" --output "$out/student-c"
 
 # models.tsv lists every model (the table reads it too); those that have finished are evaluated.
 students=()
