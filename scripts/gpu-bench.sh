@@ -52,9 +52,11 @@ pairs = [[qa["question"], p["context"]] for a in squad["data"] for p in a["parag
 json.dump({"pairs": pairs[:4]}, open(sys.argv[2], "w"))
 PY
 DISTILL_DEVICE=$gpu "$distill" forward --model "$model" --input "$out/pairs.json" --max-length 256 --output "$out/forward-gpu.safetensors" 2> "$out/forward-gpu.err"
-# distill falls back to the CPU when the GPU does not start: then there is nothing to compare.
 cat "$out/forward-gpu.err"
-if grep -q "using the CPU" "$out/forward-gpu.err"; then exit 1; fi
+# distill falls back to the CPU when the GPU does not start, and records in the output's metadata
+# the device that computed it: on the CPU there is nothing to compare.
+ran_on=$(python3 -c 'import sys; from safetensors import safe_open; print(safe_open(sys.argv[1], "np").metadata().get("device"))' "$out/forward-gpu.safetensors")
+if [ "$ran_on" != "$gpu" ]; then echo "forward ran on $ran_on, not $gpu" >&2; exit 1; fi
 DISTILL_DEVICE=cpu "$distill" forward --model "$model" --input "$out/pairs.json" --max-length 256 --output "$out/forward-cpu.safetensors"
 python3 - "$out/forward-gpu.safetensors" "$out/forward-cpu.safetensors" <<'PY' | tee "$out/parity.json"
 import json, sys

@@ -58,6 +58,30 @@ fn forward_on_minilm_tokenizes_question_context_pairs() {
 }
 
 #[test]
+fn forward_records_the_device_it_ran_on_also_after_a_fallback() {
+    // A comparison across backends (scripts/gpu-bench.sh) reads the device from the output, so a
+    // backend that is missing, and replaced by the CPU, cannot pass for itself.
+    let fx = fixture("bert-qa");
+    let dir = tempfile::tempdir().unwrap();
+    for requested in ["cpu", "nosuch"] {
+        let output = dir.path().join(format!("{requested}.safetensors"));
+        let out = Command::new(env!("CARGO_BIN_EXE_distill"))
+            .env("DISTILL_DEVICE", requested)
+            .args(["forward", "--model", fx.to_str().unwrap(), "--input", fx.join("inputs.json").to_str().unwrap()])
+            .args(["--output", output.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let msg = text(&out);
+        assert!(out.status.success(), "{msg}");
+        assert_eq!(msg.contains("\"nosuch\" is not a backend of this build"), requested == "nosuch", "{msg}");
+        assert!(msg.contains("bert on flex:"), "{msg}");
+        let metadata = distill_core::weights::Checkpoint::open(&output).unwrap().metadata();
+        assert_eq!(metadata.get("device").map(String::as_str), Some("flex"), "{metadata:?}");
+        assert_eq!(metadata.get("plugin").map(String::as_str), Some("bert"), "{metadata:?}");
+    }
+}
+
+#[test]
 fn forward_rejects_bad_input_with_a_message_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("ragged.json");

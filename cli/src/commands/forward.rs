@@ -16,7 +16,8 @@ pub struct Args {
     /// JSON input: {"input_ids": [[..]], "attention_mask"?, "token_type_ids"?}, {"texts": [..]} or {"pairs": [[q, c], ..]}.
     #[arg(long)]
     input: PathBuf,
-    /// Output safetensors file (f32): hidden_states.{i}, attention_scores.{i}, attention_probs.{i}, head outputs.
+    /// Output safetensors file (f32): hidden_states.{i}, attention_scores.{i}, attention_probs.{i},
+    /// head outputs; its metadata names the plugin and the device (backend) that computed them.
     #[arg(long)]
     output: PathBuf,
     /// Longest tokenized sequence for text input.
@@ -38,10 +39,17 @@ pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
     let tensors = distill_core::forward::forward_tensors(&model.model, &batch);
     let elapsed = started.elapsed();
     let count = tensors.len();
-    distill_core::weights::write_safetensors(&args.output, &tensors, None)
+    // The device is recorded so that a comparison across backends can tell a run that fell back
+    // to the CPU (DISTILL_DEVICE naming a backend that did not start) from one that did not.
+    let device_name = distill_core::device_name();
+    let metadata = [("plugin", model.spec.name.to_string()), ("device", device_name.to_string())]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    distill_core::weights::write_safetensors(&args.output, &tensors, Some(metadata))
         .with_context(|| format!("writing {}", args.output.display()))?;
     eprintln!(
-        "{}: {} layers, batch {} x {} tokens, forward {:.1} ms: wrote {count} tensors to {}",
+        "{} on {device_name}: {} layers, batch {} x {} tokens, forward {:.1} ms: wrote {count} tensors to {}",
         model.spec.name,
         model.config.num_layers,
         batch.batch_size(),
