@@ -42,10 +42,10 @@ pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
     // The device is recorded so that a comparison across backends can tell a run that fell back
     // to the CPU (DISTILL_DEVICE naming a backend that did not start) from one that did not.
     let device_name = distill_core::device_name();
-    let metadata = [("plugin", model.spec.name.to_string()), ("device", device_name.to_string())]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let metadata = std::collections::HashMap::from([
+        ("plugin".to_string(), model.spec.name.to_string()),
+        ("device".to_string(), device_name.to_string()),
+    ]);
     distill_core::weights::write_safetensors(&args.output, &tensors, Some(metadata))
         .with_context(|| format!("writing {}", args.output.display()))?;
     eprintln!(
