@@ -123,6 +123,16 @@ timed student-c-aug $distill --strategy prediction --teacher "$teacher" --studen
   --train "$out/augmented.json" --output "$out/student-c-aug" --temperature 2 --distill-weight 1 \
   --epochs 1 --learning-rate 1e-4 "${common[@]}"
 
+# C'' in one tinybert run, batches grouped by length in both stages so that it fits a sitting:
+# C''s task stage (no general stage, no attention term), then the prediction stage of C'' on the
+# augmented data. Against B'' (the same prediction stage from the copied layers) it measures what
+# the task-intermediate stage adds when the prediction stage has the augmented data too.
+timed student-c-aug-grouped $distill --strategy tinybert --teacher "$teacher" --student-layers 3 \
+  --intermediate-train "$out/augmented.json" --train "$out/augmented.json" --cache-dir "$out/student-c-aug/cache" \
+  --start-stage 2 --attention-weight 0 --intermediate-epochs 1 --intermediate-learning-rate 1e-4 \
+  --temperature 2 --distill-weight 1 --epochs 1 --learning-rate 1e-4 --group-by-length "${common[@]}" \
+  --output "$out/student-c-aug-grouped"
+
 # C as TinyBERT runs it: the general stage learns from the pre-trained MiniLM (--general-teacher),
 # the task stages from the fine-tuned teacher. With the fine-tuned teacher in the general stage
 # (C, below) that stage's student abstains on every dev question; with the pre-trained one it
