@@ -94,12 +94,13 @@ timed student-b-t2w1-grouped $distill --strategy prediction --teacher "$teacher"
   --output "$out/student-b-t2w1-grouped" --cache-dir "$out/student-b/cache" --temperature 2 --distill-weight 1 \
   --group-by-length --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
 
-# The TinyBERT recipe's flags, shared by every C: the task-intermediate and prediction stages. C
-# and C with the pre-trained general teacher add the general stage (general_c); C' and its
-# variant start at the task stage.
-recipe_c=(--strategy tinybert --teacher "$teacher" --student-layers 3 --train "$out/teacher-train.json"
-  --intermediate-train "$out/augmented.json" --cache-dir "$out/student-b/cache"
-  --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --epochs "$epochs" --learning-rate 1e-4 "${common[@]}")
+# The TinyBERT recipe's flags, shared by every C: task_c, the task-intermediate stage's (and the
+# learning rate), shared by every tinybert run; recipe_c adds the prediction stage on the original
+# data; C and C with the pre-trained general teacher add the general stage (general_c); C' and its
+# variants start at the task stage.
+task_c=(--strategy tinybert --teacher "$teacher" --student-layers 3 --intermediate-train "$out/augmented.json"
+  --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --learning-rate 1e-4 "${common[@]}")
+recipe_c=("${task_c[@]}" --train "$out/teacher-train.json" --cache-dir "$out/student-b/cache" --epochs "$epochs")
 general_c=(--general-train "$shared/squad/unlabelled-v2.0.json")
 
 # C': C below without the general stage (--start-stage 2) and without the attention-score term:
@@ -127,10 +128,8 @@ timed student-c-aug $distill --strategy prediction --teacher "$teacher" --studen
 # C''s task stage (no general stage, no attention term), then the prediction stage of C'' on the
 # augmented data. Against B'' (the same prediction stage from the copied layers) it measures what
 # the task-intermediate stage adds when the prediction stage has the augmented data too.
-timed student-c-aug-grouped $distill --strategy tinybert --teacher "$teacher" --student-layers 3 \
-  --intermediate-train "$out/augmented.json" --train "$out/augmented.json" --cache-dir "$out/student-c-aug/cache" \
-  --start-stage 2 --attention-weight 0 --intermediate-epochs 1 --intermediate-learning-rate 1e-4 \
-  --temperature 2 --distill-weight 1 --epochs 1 --learning-rate 1e-4 --group-by-length "${common[@]}" \
+timed student-c-aug-grouped $distill "${task_c[@]}" --start-stage 2 --attention-weight 0 --group-by-length \
+  --train "$out/augmented.json" --cache-dir "$out/student-c-aug/cache" --temperature 2 --distill-weight 1 --epochs 1 \
   --output "$out/student-c-aug-grouped"
 
 # C as TinyBERT runs it: the general stage learns from the pre-trained MiniLM (--general-teacher),
