@@ -140,6 +140,13 @@ timed student-c-aug-lr3e-4 $distill --strategy prediction --teacher "$teacher" \
   --output "$out/student-c-aug-lr3e-4" --cache-dir "$out/student-c-aug/cache" --temperature 2 --distill-weight 1 \
   --group-by-length --epochs 1 --learning-rate 3e-4 "${common[@]}"
 
+# The same prediction stage at temperature 1, as TinyBERT runs its prediction stage (every
+# student so far had T 1.5 or 2): sharper targets, closer to the argmax the decoding takes.
+timed student-c-aug-t1 $distill --strategy prediction --teacher "$teacher" \
+  --student "$out/student-c-aug-grouped/stage-2-task-intermediate/student" --train "$out/augmented.json" \
+  --output "$out/student-c-aug-t1" --cache-dir "$out/student-c-aug/cache" --temperature 1 --distill-weight 1 \
+  --group-by-length --epochs 1 --learning-rate 1e-4 "${common[@]}"
+
 # C as TinyBERT runs it: the general stage learns from the pre-trained MiniLM (--general-teacher),
 # the task stages from the fine-tuned teacher. With the fine-tuned teacher in the general stage
 # (C, below) that stage's student abstains on every dev question; with the pre-trained one it
