@@ -11,7 +11,7 @@
 #              `distill augment`, then prediction-layer distillation (C' the same without the
 #              general stage and the attention-score term, and again with that term at 0.1;
 #              C'' the task-intermediate student of C' with its prediction stage on the
-#              augmented data, also at learning rate 3e-4; C with its general stage taught by the pre-trained MiniLM, as
+#              augmented data, also at learning rate 3e-4 and at T 1; C with its general stage taught by the pre-trained MiniLM, as
 #              TinyBERT does, and the same without its task-intermediate stage)
 # then `distill eval` and `distill bench` of every model on dev-v2.0-small.json and a table in
 # target/squad-minilm/results.md, a check that each model with a record in recorded/ scores
@@ -132,20 +132,18 @@ timed student-c-aug-grouped $distill "${task_c[@]}" --start-stage 2 --attention-
   --train "$out/augmented.json" --cache-dir "$out/student-c-aug/cache" --temperature 2 --distill-weight 1 --epochs 1 \
   --output "$out/student-c-aug-grouped"
 
-# C'' grouped's prediction stage again at three times the learning rate (3e-4), from its
-# task-intermediate student: whether the rate of 1e-4 every student has used holds the 3-layer
-# student back (B'' over 2 epochs levelled off near 29.4 F1 at that rate).
-timed student-c-aug-lr3e-4 $distill --strategy prediction --teacher "$teacher" \
-  --student "$out/student-c-aug-grouped/stage-2-task-intermediate/student" --train "$out/augmented.json" \
-  --output "$out/student-c-aug-lr3e-4" --cache-dir "$out/student-c-aug/cache" --temperature 2 --distill-weight 1 \
-  --group-by-length --epochs 1 --learning-rate 3e-4 "${common[@]}"
-
-# The same prediction stage at temperature 1, as TinyBERT runs its prediction stage (every
-# student so far had T 1.5 or 2): sharper targets, closer to the argmax the decoding takes.
-timed student-c-aug-t1 $distill --strategy prediction --teacher "$teacher" \
-  --student "$out/student-c-aug-grouped/stage-2-task-intermediate/student" --train "$out/augmented.json" \
-  --output "$out/student-c-aug-t1" --cache-dir "$out/student-c-aug/cache" --temperature 1 --distill-weight 1 \
-  --group-by-length --epochs 1 --learning-rate 1e-4 "${common[@]}"
+# C'' grouped's prediction stage again from its task-intermediate student, one setting changed
+# each: c_aug_prediction holds the flags they share.
+c_aug_prediction=(--strategy prediction --teacher "$teacher" --student "$out/student-c-aug-grouped/stage-2-task-intermediate/student"
+  --train "$out/augmented.json" --cache-dir "$out/student-c-aug/cache" --distill-weight 1 --group-by-length --epochs 1 "${common[@]}")
+# At three times the learning rate (3e-4): whether the rate of 1e-4 every student has used holds
+# the 3-layer student back (B'' over 2 epochs levelled off near 29.4 F1 at that rate).
+timed student-c-aug-lr3e-4 $distill "${c_aug_prediction[@]}" --temperature 2 --learning-rate 3e-4 \
+  --output "$out/student-c-aug-lr3e-4"
+# At temperature 1, as TinyBERT runs its prediction stage (every student so far had T 1.5 or 2):
+# sharper targets, closer to the argmax the decoding takes.
+timed student-c-aug-t1 $distill "${c_aug_prediction[@]}" --temperature 1 --learning-rate 1e-4 \
+  --output "$out/student-c-aug-t1"
 
 # C as TinyBERT runs it: the general stage learns from the pre-trained MiniLM (--general-teacher),
 # the task stages from the fine-tuned teacher. With the fine-tuned teacher in the general stage
