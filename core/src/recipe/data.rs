@@ -1,0 +1,102 @@
+//! A run's data: which task it trains for, the labels of a classification task, the training
+//! examples of each stage and the dev-set evaluator.
+
+use std::path::Path;
+
+use super::{RunConfig, Task};
+use crate::data::classification::read_examples;
+use crate::data::squad::SquadFile;
+use crate::error::{DistillError, Result};
+use crate::model::Head;
+use crate::pretrained::labels_from_config;
+use crate::task::qa::features::{QaExample, build_features};
+use crate::tokenizer::TextTokenizer;
+use crate::train::evaluate::{ClassificationEvaluator, Evaluator, QaEvaluator};
+use crate::train::examples::TrainExample;
+
+use super::models::{InitialStudent, Teachers};
+
+/// The task: as configured, else the one the student's (or the teacher's) head is for, else QA.
+pub(super) fn resolve_task(config: &RunConfig, student: &InitialStudent, teachers: &Teachers) -> Task {
+    let head = student.model.head().or(teachers.main.as_ref().and_then(|t| t.model.head()));
+    match (config.task, head) {
+        (Some(t), _) => t,
+        (None, Some(Head::Classification)) => Task::Classification,
+        (None, _) => Task::Qa,
+    }
+}
+
+/// Classification labels in id order: as configured, else the teacher's, else sorted from the
+/// training data. QA has none.
+pub(super) fn resolve_labels(config: &RunConfig, task: Task, teachers: &Teachers, train: &Path) -> Result<Vec<String>> {
+    if let Some(labels) = &config.labels {
+        return Ok(labels.clone());
+    }
+    if task == Task::Qa {
+        return Ok(vec![]);
+    }
+    let teacher_labels = teachers.main.as_ref().and_then(|t| t.model.classifier.as_ref().map(|c| labels_from_config(&t.raw_config, c.num_labels())));
+    if let Some(labels) = teacher_labels {
+        return Ok(labels);
+    }
+    let mut labels: Vec<String> = read_examples(train)?.into_iter().map(|e| e.label).collect();
+    labels.sort();
+    labels.dedup();
+    Ok(labels)
+}
+
+/// Raw texts for general distillation: SQuAD contexts and questions, or the lines of a text file.
+pub(super) fn raw_texts(path: &Path) -> Result<Vec<String>> {
+    if path.extension().is_some_and(|e| e == "json") {
+        let (squad, _) = SquadFile::read(path, false)?;
+        let mut texts = Vec::new();
+        for article in &squad.data {
+            for p in &article.paragraphs {
+                texts.push(p.context.clone());
+                texts.extend(p.qas.iter().map(|q| q.question.clone()));
+            }
+        }
+        return Ok(texts);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| DistillError::io(path, e))?;
+    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
+}
+
+/// The training examples of a task file.
+pub(super) fn task_examples(task: Task, path: &Path, config: &RunConfig, tokenizer: &TextTokenizer, labels: &[String]) -> Result<Vec<TrainExample>> {
+    match task {
+        Task::Qa => {
+            let (squad, report) = SquadFile::read(path, config.strict)?;
+            if !report.skipped_answers.is_empty() {
+                eprintln!("{}: skipped {} answers that do not match their context (first: {} {})", path.display(), report.skipped_answers.len(), report.skipped_answers[0].0, report.skipped_answers[0].1);
+            }
+            let examples = QaExample::from_squad(&squad);
+            let features = build_features(&examples, tokenizer, &config.features)?;
+            Ok(TrainExample::from_qa(&features, config.mask_question))
+        }
+        Task::Classification => TrainExample::from_classification(&read_examples(path)?, labels, tokenizer, config.features.max_seq_len),
+    }
+}
+
+/// The training examples of `--train` and the evaluator of `--dev`, where one is given.
+pub(super) struct TaskData {
+    pub examples: Vec<TrainExample>,
+    pub evaluator: Option<Box<dyn Evaluator>>,
+}
+
+impl TaskData {
+    pub fn load(task: Task, config: &RunConfig, tokenizer: &TextTokenizer, labels: &[String], train: &Path) -> Result<Self> {
+        let examples = task_examples(task, train, config, tokenizer, labels)?;
+        let evaluator: Option<Box<dyn Evaluator>> = match (&config.dev, task) {
+            (None, _) => None,
+            (Some(dev), Task::Qa) => Some(Box::new(QaEvaluator::new(dev, tokenizer, &config.features, config.decode, config.eval_batch_size)?)),
+            (Some(dev), Task::Classification) => Some(Box::new(ClassificationEvaluator {
+                examples: task_examples(task, dev, config, tokenizer, labels)?,
+                num_labels: labels.len(),
+                pad_id: tokenizer.pad_id(),
+                batch_size: config.eval_batch_size,
+            })),
+        };
+        Ok(Self { examples, evaluator })
+    }
+}

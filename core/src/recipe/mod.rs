@@ -1,0 +1,225 @@
+//! A distillation run from one resolved configuration: loading teacher and student, checking
+//! the pair, building the task's data, and running its stages in order (fine-tuning, prediction,
+//! intermediate, or the 3-step TinyBERT recipe). Each stage writes its own directory with a
+//! checkpoint, metrics and exported student, and a finished stage is skipped when the run is
+//! started again, so a run resumes at any stage.
+//!
+//! Here: the configuration, the checks made before anything is loaded, and `run`, which puts the
+//! parts together: `models` (teachers, the initial student, the pair checks), `data` (task,
+//! labels, examples, evaluator) and `stages` (the stage loop).
+
+mod data;
+mod models;
+mod stages;
+
+use std::path::PathBuf;
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{DistillError, Result};
+use crate::registry::Registry;
+use crate::strategy::Strategy;
+use crate::strategy::compat::{Candidate, PairOptions, PairPlan, check_pair};
+use crate::strategy::intermediate::IntermediateConfig;
+use crate::strategy::mapping::LayerMapping;
+use crate::strategy::prediction::PredictionConfig;
+use crate::task::qa::decode::DecodeConfig;
+use crate::task::qa::features::FeatureConfig;
+use crate::train::trainer::TrainConfig;
+use data::{TaskData, resolve_labels, resolve_task};
+use models::{InitialStudent, Teachers, check_pairs};
+use stages::StageRunner;
+
+/// The task a run trains for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    Qa,
+    Classification,
+}
+
+/// Every setting of a run, as resolved from defaults, a config file and flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    pub strategy: Strategy,
+    pub task: Option<Task>,
+    pub teacher_plugin: Option<String>,
+    pub student_plugin: Option<String>,
+    /// Teacher model: directory or hub id. Extra teachers average their soft targets.
+    pub teacher: Option<String>,
+    pub extra_teachers: Vec<String>,
+    /// Teacher of the recipe's general stage [default: the teacher]: TinyBERT learns general
+    /// knowledge from the pre-trained model and the task from the fine-tuned one, so this is
+    /// typically the checkpoint the teacher was fine-tuned from. Its depth and width may differ.
+    pub general_teacher: Option<String>,
+    /// Student model to start from; without it the student is built (see `student_layers`).
+    pub student: Option<String>,
+    /// Layers of a student built from the teacher's layers; default: half the teacher's, or the
+    /// student plugin's default when one is named and its width matches the teacher's.
+    pub student_layers: Option<usize>,
+    /// Teacher layers (counted from 1, increasing) a student built from the teacher copies;
+    /// default: every (N / M)-th from the first, so 6 -> 3 copies 1, 3, 5.
+    pub copy_layers: Option<Vec<usize>>,
+    /// Build the student at random in the student plugin's default shape, even if widths match.
+    pub random_student: bool,
+    pub train: Option<PathBuf>,
+    pub dev: Option<PathBuf>,
+    /// Raw text for the general stage of the TinyBERT recipe (SQuAD JSON or text lines).
+    pub general_train: Option<PathBuf>,
+    /// Task data for the intermediate stage of the recipe (e.g. augmented); default: `train`.
+    pub intermediate_train: Option<PathBuf>,
+    pub output: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+    pub train_config: TrainConfig,
+    /// Epochs of the intermediate stages (the recipe's general and task-intermediate stages).
+    pub intermediate_epochs: usize,
+    pub intermediate_learning_rate: f64,
+    pub prediction: PredictionConfig,
+    pub intermediate: IntermediateConfig,
+    /// QA: exclude the question from the start/end distributions.
+    pub mask_question: bool,
+    pub features: FeatureConfig,
+    pub decode: DecodeConfig,
+    pub eval_batch_size: usize,
+    /// Classification labels in id order; default: the teacher's, else sorted from the data.
+    pub labels: Option<Vec<String>>,
+    /// Stop at the first answer that does not match its context instead of skipping it.
+    pub strict: bool,
+    pub resume: bool,
+    /// Start at this stage (1-based), taking the student of the stage before from its directory.
+    pub start_stage: Option<usize>,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::Prediction,
+            task: None,
+            teacher_plugin: None,
+            student_plugin: None,
+            teacher: None,
+            extra_teachers: vec![],
+            general_teacher: None,
+            student: None,
+            student_layers: None,
+            copy_layers: None,
+            random_student: false,
+            train: None,
+            dev: None,
+            general_train: None,
+            intermediate_train: None,
+            output: None,
+            cache_dir: None,
+            train_config: TrainConfig::default(),
+            intermediate_epochs: 1,
+            intermediate_learning_rate: 1e-4,
+            prediction: PredictionConfig::default(),
+            intermediate: IntermediateConfig { mapping: LayerMapping::Uniform, ..IntermediateConfig::default() },
+            mask_question: false,
+            features: FeatureConfig::default(),
+            decode: DecodeConfig::default(),
+            eval_batch_size: 32,
+            labels: None,
+            strict: false,
+            resume: true,
+            start_stage: None,
+        }
+    }
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub output: PathBuf,
+    pub student: PathBuf,
+    pub stages: Vec<Value>,
+    pub plan: PairPlan,
+    /// The general stage's pair, when it has a teacher of its own (`general_teacher`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub general_plan: Option<PairPlan>,
+    /// The teacher layers (counted from 1) a student built from the teacher started as.
+    pub copied_layers: Option<Vec<usize>>,
+}
+
+fn require<'a, T>(value: &'a Option<T>, flag: &str) -> Result<&'a T> {
+    value.as_ref().ok_or_else(|| DistillError::Invalid(format!("{flag} is required")))
+}
+
+/// Checks the plugin pair before anything is loaded; the rejection carries every reason.
+pub fn check_plugins(registry: &Registry, config: &RunConfig) -> Result<()> {
+    let (Some(t), Some(s)) = (&config.teacher_plugin, &config.student_plugin) else { return Ok(()) };
+    let (t, s) = (&registry.require(t)?.spec, &registry.require(s)?.spec);
+    check_pair(Candidate { spec: t, checkpoint: None }, Candidate { spec: s, checkpoint: None }, config.strategy, &pair_options(config))
+        .map(|_| ())
+        .map_err(DistillError::Incompatible)
+}
+
+fn pair_options(config: &RunConfig) -> PairOptions {
+    PairOptions { mapping: config.intermediate.mapping.clone(), head_averaged_attention: config.intermediate.head_averaged_attention, attention: config.intermediate.attention_weight > 0.0 }
+}
+
+/// `copy_layers` against the other student settings, before anything is loaded or written.
+fn check_copy_layers(config: &RunConfig) -> Result<()> {
+    let Some(list) = &config.copy_layers else { return Ok(()) };
+    if config.student.is_some() || config.random_student {
+        return Err(DistillError::Invalid("copy_layers builds the student from the teacher's layers: leave out --student and --random-student".into()));
+    }
+    match config.student_layers {
+        Some(n) if n != list.len() => Err(DistillError::Invalid(format!("student_layers is {n} but copy_layers names {} layers", list.len()))),
+        _ => Ok(()),
+    }
+}
+
+/// `general_teacher` teaches the recipe's general stage: refused where no such stage runs.
+fn check_general_teacher(config: &RunConfig) -> Result<()> {
+    match &config.general_teacher {
+        Some(_) if config.strategy != Strategy::Tinybert => {
+            Err(DistillError::Invalid(format!("--general-teacher teaches the general stage of --strategy tinybert; strategy {} has no general stage", config.strategy.name())))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Runs a whole distillation (or fine-tuning) as configured.
+pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<RunReport> {
+    check_plugins(registry, config)?;
+    check_copy_layers(config)?;
+    check_general_teacher(config)?;
+    let output = require(&config.output, "--output")?.clone();
+    let train_path = require(&config.train, "--train")?.clone();
+    std::fs::create_dir_all(&output).map_err(|e| DistillError::io(&output, e))?;
+    crate::io::write_json_atomic(&output.join("run-config.json"), config)?;
+
+    let teachers = Teachers::load(registry, config, device)?;
+    let student = InitialStudent::build(registry, config, teachers.main.as_ref(), device)?;
+    let (plan, general_plan) = check_pairs(config, &teachers, &student)?;
+    let task = resolve_task(config, &student, &teachers);
+    let labels = resolve_labels(config, task, &teachers, &train_path)?;
+    let InitialStudent { spec, model, tokenizer, base_config, copied_layers } = student.with_task_head(task, &labels, config.train_config.seed)?;
+    let data = TaskData::load(task, config, &tokenizer, &labels, &train_path)?;
+
+    let runner = StageRunner {
+        registry,
+        config,
+        device,
+        output: &output,
+        task,
+        labels: &labels,
+        data: &data,
+        teachers: &teachers,
+        plan: &plan,
+        general_plan: general_plan.as_ref(),
+        spec: &spec,
+        tokenizer: &tokenizer,
+        base_config: &base_config,
+    };
+    let (trained, stage_reports) = runner.run_all(model)?;
+    let student_dir = output.join("student");
+    runner.export(&trained, &student_dir)?;
+    let report = RunReport { output: output.clone(), student: student_dir, stages: stage_reports, plan, general_plan, copied_layers };
+    crate::io::write_json_atomic(&output.join("report.json"), &report)?;
+    Ok(report)
+}

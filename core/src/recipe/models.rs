@@ -1,0 +1,161 @@
+//! The models a run starts from: its teachers, and the student (a checkpoint, a copy of the
+//! teacher's layers, or random in the student plugin's shape), with the checks of each teacher
+//! against that student and the task head it trains.
+
+use burn::tensor::Device;
+use serde_json::{Map, Value};
+
+use super::{RunConfig, Task, pair_options};
+use crate::error::{DistillError, Result};
+use crate::model::{Head, TaskModel};
+use crate::pretrained::{Pretrained, labels_from_config};
+use crate::registry::{ArchitectureSpec, Registry, StudentShape};
+use crate::strategy::Strategy;
+use crate::strategy::compat::{Candidate, CheckpointFacts, PairPlan, check_pair};
+use crate::strategy::student_init::{copied_layers as copied_layers_by_default, from_teacher_layers, random_student};
+use crate::tokenizer::TextTokenizer;
+
+/// The teachers of a run, loaded.
+pub(super) struct Teachers {
+    /// The task teacher, of every stage but the general one when `general` is given.
+    pub main: Option<Pretrained>,
+    /// Teachers whose softened distributions are averaged with the main one's.
+    pub extra: Vec<Pretrained>,
+    /// The general stage's own teacher (`--general-teacher`).
+    pub general: Option<Pretrained>,
+}
+
+impl Teachers {
+    pub fn load(registry: &Registry, config: &RunConfig, device: &Device) -> Result<Self> {
+        let plugin = config.teacher_plugin.as_deref();
+        let main = match &config.teacher {
+            Some(t) => Some(Pretrained::load(t, plugin, registry, device)?),
+            None if config.strategy.needs_teacher() => return Err(DistillError::Invalid(format!("strategy {} needs --teacher", config.strategy.name()))),
+            None => None,
+        };
+        let extra = config.extra_teachers.iter().map(|t| Pretrained::load(t, plugin, registry, device)).collect::<Result<_>>()?;
+        let general = config.general_teacher.as_ref().map(|g| Pretrained::load(g, plugin, registry, device)).transpose()?;
+        Ok(Self { main, extra, general })
+    }
+
+    /// The teachers a prediction stage learns from: the main one, then the extra ones.
+    pub fn prediction(&self) -> impl Iterator<Item = &Pretrained> {
+        self.main.iter().chain(self.extra.iter())
+    }
+}
+
+/// The student as a run starts it, with what saving it needs.
+pub(super) struct InitialStudent {
+    pub spec: ArchitectureSpec,
+    pub model: TaskModel,
+    pub tokenizer: TextTokenizer,
+    /// The `config.json` the exported student's is written from.
+    pub base_config: Map<String, Value>,
+    /// The teacher layers (counted from 1) a student built from the teacher copies.
+    pub copied_layers: Option<Vec<usize>>,
+}
+
+impl InitialStudent {
+    pub fn build(registry: &Registry, config: &RunConfig, teacher: Option<&Pretrained>, device: &Device) -> Result<Self> {
+        let loaded = config.student.as_ref().map(|s| Pretrained::load(s, config.student_plugin.as_deref(), registry, device)).transpose()?;
+        let spec: ArchitectureSpec = match (&config.student_plugin, &loaded, teacher) {
+            (Some(name), _, _) => registry.require(name)?.spec.clone(),
+            (None, Some(s), _) => s.spec.clone(),
+            (None, None, Some(t)) => t.spec.clone(),
+            (None, None, None) => return Err(DistillError::Invalid("give --student or --teacher".into())),
+        };
+        let (model, tokenizer, base_config, copied_layers) = match (loaded, teacher) {
+            (Some(p), _) => {
+                let tokenizer = match p.tokenizer {
+                    Some(t) => Some(t),
+                    None => teacher.and_then(|t| t.tokenizer.as_ref()).map(|x| TextTokenizer::load(&x.files)).transpose()?,
+                };
+                (p.model, tokenizer, p.raw_config, None)
+            }
+            (None, Some(t)) => {
+                let (model, layers) = from_teacher(&spec, config, t, device)?;
+                let tokenizer = t.tokenizer.as_ref().map(|x| TextTokenizer::load(&x.files)).transpose()?;
+                (model, tokenizer, t.raw_config.clone(), layers)
+            }
+            (None, None) => return Err(DistillError::Invalid("give --student or --teacher".into())),
+        };
+        let tokenizer = tokenizer.ok_or_else(|| DistillError::Invalid("neither the student nor the teacher has a tokenizer".into()))?;
+        Ok(Self { spec, model, tokenizer, base_config, copied_layers })
+    }
+
+    fn facts(&self) -> CheckpointFacts {
+        CheckpointFacts {
+            config: self.model.encoder.config.clone(),
+            vocabulary: Some(self.tokenizer.vocabulary()),
+            head: self.model.head(),
+            labels: self.model.classifier.as_ref().map(|c| labels_from_config(&self.base_config, c.num_labels())),
+        }
+    }
+
+    /// A student without a head for the task gets a new one, initialised at random, as
+    /// transformers does when it loads a base checkpoint into a task class (a note says so).
+    pub fn with_task_head(mut self, task: Task, labels: &[String], seed: u64) -> Result<Self> {
+        let head = match task {
+            Task::Qa if self.model.qa.is_none() => (Head::QuestionAnswering, 2),
+            Task::Classification if self.model.classifier.as_ref().is_none_or(|c| c.num_labels() != labels.len()) => (Head::Classification, labels.len()),
+            _ => return Ok(self),
+        };
+        eprintln!("note: the student has no {:?} head for this task; it gets a new one, initialised at random", head.0);
+        self.model = crate::model::with_new_head(self.model, head, self.spec.head_layout(), seed)?;
+        Ok(self)
+    }
+}
+
+/// A student built from the teacher: a copy of its layers when the widths allow it (DistilBERT
+/// style), else random in the student plugin's default shape; with the layers it copied.
+fn from_teacher(spec: &ArchitectureSpec, config: &RunConfig, teacher: &Pretrained, device: &Device) -> Result<(TaskModel, Option<Vec<usize>>)> {
+    let shape = spec.student;
+    let copy_count = match (config.student_layers, &config.student_plugin) {
+        _ if config.random_student => None,
+        (Some(n), _) => Some(n),
+        (None, Some(_)) if shape.hidden_size == teacher.config.hidden_size => Some(shape.num_layers.min(teacher.config.num_layers)),
+        (None, Some(_)) => None,
+        (None, None) => Some((teacher.config.num_layers / 2).max(1)),
+    };
+    let layers = match &config.copy_layers {
+        Some(list) => Some(list.clone()),
+        None => copy_count.map(|n| copied_layers_by_default(n, teacher.config.num_layers)).transpose()?,
+    };
+    let model = match &layers {
+        Some(layers) => from_teacher_layers(&teacher.model, layers)?,
+        None => {
+            let shape = StudentShape { num_layers: config.student_layers.unwrap_or(shape.num_layers), ..shape };
+            let head = teacher.model.head().map(|h| (h, teacher.model.classifier.as_ref().map_or(2, |c| c.num_labels())));
+            random_student(spec, &teacher.config, Some(shape), head, config.train_config.seed, device)?
+        }
+    };
+    Ok((model, layers))
+}
+
+/// The concrete pair checks (vocabularies, heads, layer and head counts, widths): the task
+/// teacher's plan, after every extra teacher is checked for prediction-layer distillation, and
+/// the general teacher's own plan, since it may differ from the task teacher in depth and width.
+pub(super) fn check_pairs(config: &RunConfig, teachers: &Teachers, student: &InitialStudent) -> Result<(PairPlan, Option<PairPlan>)> {
+    let student_facts = student.facts();
+    let options = pair_options(config);
+    let check = |teacher: &Pretrained, strategy: Strategy| {
+        let facts = teacher.facts();
+        check_pair(Candidate { spec: &teacher.spec, checkpoint: Some(&facts) }, Candidate { spec: &student.spec, checkpoint: Some(&student_facts) }, strategy, &options)
+    };
+    let plan = match &teachers.main {
+        Some(t) => {
+            let plan = check(t, config.strategy).map_err(DistillError::Incompatible)?;
+            for e in &teachers.extra {
+                check(e, Strategy::Prediction).map_err(DistillError::Incompatible)?;
+            }
+            plan
+        }
+        None => PairPlan::default(),
+    };
+    let general_plan = teachers
+        .general
+        .as_ref()
+        .map(|g| check(g, Strategy::Intermediate).map_err(|r| DistillError::Invalid(format!("--general-teacher {}: {r}", config.general_teacher.as_deref().unwrap_or_default()))))
+        .transpose()?;
+    Ok((plan, general_plan))
+}
