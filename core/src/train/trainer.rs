@@ -215,6 +215,106 @@ pub fn total_steps(examples: usize, config: &TrainConfig) -> usize {
     config.max_steps.map_or(updates, |m| m.min(updates))
 }
 
+/// The rows of each micro-batch, by its index counted over all epochs; an epoch's order is
+/// drawn when its first micro-batch is asked for.
+struct BatchOrder<'a> {
+    lengths: Vec<usize>,
+    config: &'a TrainConfig,
+    micro_per_epoch: usize,
+    epoch: Option<(usize, Vec<Vec<usize>>)>,
+}
+
+impl BatchOrder<'_> {
+    fn rows(&mut self, micro_batch: usize) -> Vec<usize> {
+        let epoch = micro_batch / self.micro_per_epoch;
+        if self.epoch.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            self.epoch = Some((epoch, epoch_batches(&self.lengths, self.config.batch_size, self.config.seed, epoch, self.config.group_by_length)));
+        }
+        self.epoch.as_ref().expect("set above").1[micro_batch % self.micro_per_epoch].clone()
+    }
+}
+
+/// Sums over the micro-batches of one update, for its metrics line.
+#[derive(Default)]
+struct UpdateSums {
+    loss: f64,
+    parts: Vec<(&'static str, f64)>,
+    examples: usize,
+}
+
+/// The forward and backward passes of one update's micro-batches: their gradients (each loss
+/// divided by their number) and the sums for the metrics line. A loss that is not finite stops
+/// the stage, naming the last good checkpoint.
+fn accumulate_update(student: &Trainable, stage: &Stage<'_>, order: &mut BatchOrder<'_>, micro: &[usize], step: usize, ckpt_path: &Path, ad: &Device) -> Result<(GradientsParams, UpdateSums)> {
+    let mut accumulator = GradientsAccumulator::<Trainable>::new();
+    let mut sums = UpdateSums::default();
+    for &g in micro {
+        let rows = order.rows(g);
+        let refs: Vec<&TrainExample> = rows.iter().map(|&r| &stage.examples[r]).collect();
+        let batch = collate(&refs, stage.pad_id);
+        // Dropout masks depend only on (seed, micro-batch): a resumed run draws the same ones.
+        ad.seed(mix(order.config.seed, g as u64, 1));
+        let loss = batch_loss(student, stage, &rows, &batch, ad)?;
+        let value = loss.total.clone().into_scalar::<f32>() as f64;
+        if !value.is_finite() {
+            return Err(DistillError::Invalid(format!(
+                "stage {}: the loss became {value} at step {} (epoch {}); stopped. The last good checkpoint is {}{}",
+                stage.name,
+                step + 1,
+                g / order.micro_per_epoch,
+                ckpt_path.display(),
+                if ckpt_path.is_file() { "" } else { " (none written yet)" }
+            )));
+        }
+        sums.loss += value;
+        for (name, t) in &loss.parts {
+            let v = t.clone().into_scalar::<f32>() as f64;
+            match sums.parts.iter_mut().find(|(n, _)| n == name) {
+                Some(p) => p.1 += v,
+                None => sums.parts.push((name, v)),
+            }
+        }
+        let grads = loss.total.div_scalar(micro.len() as f64).backward();
+        accumulator.accumulate(student, GradientsParams::from_grads(grads, student));
+        sums.examples += rows.len();
+    }
+    Ok((accumulator.grads(), sums))
+}
+
+/// Resumes from the stage's checkpoint; refuses one written with other settings or data.
+fn resume(ckpt_path: &Path, fingerprint: &str, student: Trainable, optimizer: &mut AdamW) -> Result<(Trainable, TrainState)> {
+    let (restored, saved) = checkpoint::load(ckpt_path, student, optimizer)?;
+    if saved.fingerprint != fingerprint {
+        return Err(DistillError::Invalid(format!(
+            "{}: written by a run with other settings or data (fingerprint {} vs {fingerprint}); resume with the same configuration or start in a fresh output directory",
+            ckpt_path.display(),
+            saved.fingerprint
+        )));
+    }
+    Ok((restored, saved))
+}
+
+/// Evaluates the student on the dev set, exports it to best/ when it beats the best so far, and
+/// counts evaluations without a gain towards early stopping. Returns the scores.
+fn evaluate_and_keep_best(evaluator: &dyn Evaluator, student: &Trainable, stage: &Stage<'_>, config: &TrainConfig, state: &mut TrainState, log: &mut MetricsLog, export: Exporter<'_>) -> Result<serde_json::Value> {
+    let model = student.model.valid();
+    let report = evaluator.evaluate(&model)?;
+    log.write(&json!({"stage": stage.name, "step": state.step, "eval": report.values, "eval_examples_per_s": report.examples_per_second}))?;
+    if state.best_metric.is_none_or(|b| report.metric > b) {
+        state.best_metric = Some(report.metric);
+        state.best_step = Some(state.step);
+        state.evals_since_best = 0;
+        export(&model, &stage.dir.join("best"))?;
+    } else {
+        state.evals_since_best += 1;
+        if config.patience.is_some_and(|p| state.evals_since_best >= p) {
+            state.stopped_early = true;
+            log.write(&json!({"stage": stage.name, "step": state.step, "early_stop": true, "best_step": state.best_step}))?;
+        }
+    }
+    Ok(report.values)
+}
+
 /// Trains `trainable` (on the plain device) through one stage.
 pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, export: Exporter<'_>) -> Result<StageOutcome> {
     let started = Instant::now();
@@ -233,16 +333,7 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
     let mut state = TrainState { step: 0, total_steps: total, best_metric: None, best_step: None, evals_since_best: 0, stopped_early: false, fingerprint: fp.clone(), optimizer_updates: 0, seconds: 0.0 };
     let mut student = trainable.train();
     if stage.resume && ckpt_path.is_file() {
-        let (restored, saved) = checkpoint::load(&ckpt_path, student, &mut optimizer)?;
-        if saved.fingerprint != fp {
-            return Err(DistillError::Invalid(format!(
-                "{}: written by a run with other settings or data (fingerprint {} vs {fp}); resume with the same configuration or start in a fresh output directory",
-                ckpt_path.display(),
-                saved.fingerprint
-            )));
-        }
-        student = restored;
-        state = saved;
+        (student, state) = resume(&ckpt_path, &fp, student, &mut optimizer)?;
     }
     // Seconds of earlier sittings, as of the checkpoint resumed from.
     let earlier_seconds = state.seconds;
@@ -252,98 +343,45 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
     let progress = bar(total as u64, stage.name);
     progress.set_position(state.step as u64);
     let mut last_eval = None;
-    let lengths: Vec<usize> = stage.examples.iter().map(|e| e.input_ids.len()).collect();
-    let mut epoch_plan: Option<(usize, Vec<Vec<usize>>)> = None;
+    let mut order = BatchOrder { lengths: stage.examples.iter().map(|e| e.input_ids.len()).collect(), config, micro_per_epoch, epoch: None };
     if state.step == 0 {
         // What the batching costs in padding: the tokens of an epoch against the positions its
         // batches compute on.
-        let first = epoch_batches(&lengths, config.batch_size, config.seed, 0, config.group_by_length);
-        log.write(&json!({"stage": stage.name, "epoch_tokens": lengths.iter().sum::<usize>(), "epoch_padded_tokens": padded_tokens(&lengths, &first), "group_by_length": config.group_by_length}))?;
+        let first = epoch_batches(&order.lengths, config.batch_size, config.seed, 0, config.group_by_length);
+        log.write(&json!({"stage": stage.name, "epoch_tokens": order.lengths.iter().sum::<usize>(), "epoch_padded_tokens": padded_tokens(&order.lengths, &first), "group_by_length": config.group_by_length}))?;
     }
     let mut rate_clock = Instant::now();
 
     while state.step < total && !state.stopped_early {
         let step = state.step;
-        let mut accumulator = GradientsAccumulator::<Trainable>::new();
-        let mut loss_sum = 0.0f64;
-        let mut parts_sum: Vec<(&'static str, f64)> = vec![];
-        let mut seen = 0usize;
         let micro: Vec<usize> = (0..accum).map(|j| step * accum + j).filter(|g| *g < micro_per_epoch * config.epochs).collect();
-        for &g in &micro {
-            let epoch = g / micro_per_epoch;
-            if epoch_plan.as_ref().is_none_or(|(e, _)| *e != epoch) {
-                epoch_plan = Some((epoch, epoch_batches(&lengths, config.batch_size, config.seed, epoch, config.group_by_length)));
-            }
-            let rows: Vec<usize> = epoch_plan.as_ref().expect("set above").1[g % micro_per_epoch].clone();
-            let refs: Vec<&TrainExample> = rows.iter().map(|&r| &stage.examples[r]).collect();
-            let batch = collate(&refs, stage.pad_id);
-            // Dropout masks depend only on (seed, micro-batch): a resumed run draws the same ones.
-            ad.seed(mix(config.seed, g as u64, 1));
-            let loss = batch_loss(&student, stage, &rows, &batch, &ad)?;
-            let value = loss.total.clone().into_scalar::<f32>() as f64;
-            if !value.is_finite() {
-                progress.abandon();
-                return Err(DistillError::Invalid(format!(
-                    "stage {}: the loss became {value} at step {} (epoch {epoch}); stopped. The last good checkpoint is {}{}",
-                    stage.name,
-                    step + 1,
-                    ckpt_path.display(),
-                    if ckpt_path.is_file() { "" } else { " (none written yet)" }
-                )));
-            }
-            loss_sum += value;
-            for (name, t) in &loss.parts {
-                let v = t.clone().into_scalar::<f32>() as f64;
-                match parts_sum.iter_mut().find(|(n, _)| n == name) {
-                    Some(p) => p.1 += v,
-                    None => parts_sum.push((name, v)),
-                }
-            }
-            let grads = loss.total.div_scalar(micro.len() as f64).backward();
-            accumulator.accumulate(&student, GradientsParams::from_grads(grads, &student));
-            seen += rows.len();
-        }
+        let (grads, sums) = accumulate_update(&student, stage, &mut order, &micro, step, &ckpt_path, &ad).inspect_err(|_| progress.abandon())?;
         let lr = schedule.lr(step);
-        let (updated, grad_norm) = optimizer.step(student, accumulator.grads(), lr);
+        let (updated, grad_norm) = optimizer.step(student, grads, lr);
         student = updated;
         state.step += 1;
         state.optimizer_updates = optimizer.updates;
         let k = micro.len() as f64;
         let mut record = json!({
             "stage": stage.name, "step": state.step, "epoch": (step * accum) / micro_per_epoch,
-            "loss": loss_sum / k, "lr": lr, "grad_norm": grad_norm,
-            "examples_per_s": seen as f64 / rate_clock.elapsed().as_secs_f64().max(1e-9),
+            "loss": sums.loss / k, "lr": lr, "grad_norm": grad_norm,
+            "examples_per_s": sums.examples as f64 / rate_clock.elapsed().as_secs_f64().max(1e-9),
             // Resident memory, to see that a long run does not grow step by step.
             "rss_mb": crate::bench::rss_bytes().map(|b| b as f64 / 1048576.0),
         });
         rate_clock = Instant::now();
-        for (name, v) in &parts_sum {
+        for (name, v) in &sums.parts {
             record[*name] = json!(v / k);
         }
         log.write(&record)?;
-        progress.set_message(format!("loss {:.4}", loss_sum / k));
+        progress.set_message(format!("loss {:.4}", sums.loss / k));
         progress.inc(1);
 
         let at_end = state.step == total;
         if let Some(evaluator) = stage.evaluator
             && (at_end || config.eval_every.is_some_and(|e| e > 0 && state.step.is_multiple_of(e)))
         {
-            let model = student.model.valid();
-            let report = evaluator.evaluate(&model)?;
-            log.write(&json!({"stage": stage.name, "step": state.step, "eval": report.values, "eval_examples_per_s": report.examples_per_second}))?;
-            if state.best_metric.is_none_or(|b| report.metric > b) {
-                state.best_metric = Some(report.metric);
-                state.best_step = Some(state.step);
-                state.evals_since_best = 0;
-                export(&model, &stage.dir.join("best"))?;
-            } else {
-                state.evals_since_best += 1;
-                if config.patience.is_some_and(|p| state.evals_since_best >= p) {
-                    state.stopped_early = true;
-                    log.write(&json!({"stage": stage.name, "step": state.step, "early_stop": true, "best_step": state.best_step}))?;
-                }
-            }
-            last_eval = Some(report.values);
+            last_eval = Some(evaluate_and_keep_best(evaluator, &student, stage, config, &mut state, &mut log, export)?);
         }
         if at_end || state.stopped_early || state.step.is_multiple_of(config.save_every.max(1)) {
             state.seconds = earlier_seconds + started.elapsed().as_secs_f64();
