@@ -89,93 +89,103 @@ fn shape_of(c: &Candidate<'_>) -> (usize, usize, usize) {
     }
 }
 
+/// Why the tokenizers differ, if they do: the prediction layer must align position by position
+/// (QA) or class by class. Vocabularies are compared where both checkpoints have one, else their
+/// sizes, else the plugins' tokenizer kinds.
+fn tokenizer_mismatch(teacher: &Candidate<'_>, student: &Candidate<'_>) -> Option<String> {
+    if let (Some(t), Some(s)) = (teacher.checkpoint, student.checkpoint) {
+        match (&t.vocabulary, &s.vocabulary) {
+            (Some(tv), Some(sv)) => {
+                return (tv != sv).then(|| {
+                    let first = tv.iter().zip(sv).find(|(a, b)| a != b).map(|(a, b)| format!(", first difference at id {}: {:?} vs {:?}", a.1, a.0, b.0)).unwrap_or_default();
+                    format!("tokenizers differ: the teacher's vocabulary has {} tokens and the student's {}{first}", tv.len(), sv.len())
+                });
+            }
+            _ if t.config.vocab_size != s.config.vocab_size => {
+                return Some(format!("tokenizers differ: vocabulary sizes {} and {}", t.config.vocab_size, s.config.vocab_size));
+            }
+            _ => {}
+        }
+    }
+    let (t, s) = (teacher.spec, student.spec);
+    (t.tokenizer != s.tokenizer).then(|| format!("tokenizers differ: `{}` uses {} and `{}` uses {}", t.name, t.tokenizer, s.name, s.tokenizer))
+}
+
+/// Why two checkpoints' heads do not fit each other: no head on the teacher to give
+/// predictions, heads of different tasks, or different label sets.
+fn head_mismatches(teacher: &CheckpointFacts, student: &CheckpointFacts, strategy: Strategy) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if teacher.head.is_none() && strategy != Strategy::Intermediate {
+        reasons.push("the teacher checkpoint has no task head to give predictions".into());
+    }
+    if let (Some(th), Some(sh)) = (teacher.head, student.head)
+        && th != sh
+    {
+        reasons.push(format!("heads differ: the teacher has {th:?} and the student {sh:?}"));
+    }
+    if let (Some(tl), Some(sl)) = (&teacher.labels, &student.labels)
+        && tl != sl
+    {
+        reasons.push(format!("label sets differ: teacher {tl:?}, student {sl:?}"));
+    }
+    reasons
+}
+
+/// The layer mapping, projection and attention comparison of intermediate-layer distillation,
+/// into `plan`, with the reasons it cannot be made. Shapes are judged against a concrete teacher
+/// only: a teacher plugin has no one shape.
+fn plan_intermediate(teacher: &Candidate<'_>, student: &Candidate<'_>, options: &PairOptions, plan: &mut PairPlan, reasons: &mut Vec<String>) {
+    let (t_spec, s_spec) = (teacher.spec, student.spec);
+    if t_spec.family != s_spec.family {
+        reasons.push(format!(
+            "architecture families differ: `{}` is family {} and `{}` is family {}; intermediate-layer distillation needs one family",
+            t_spec.name, t_spec.family, s_spec.name, s_spec.family
+        ));
+    }
+    let Some(t) = teacher.checkpoint else { return };
+    let (t_layers, t_width, t_heads) = (t.config.num_layers, t.config.hidden_size, t.config.num_heads);
+    let (s_layers, s_width, s_heads) = shape_of(student);
+    if s_layers > t_layers {
+        reasons.push(format!("the student has more layers ({s_layers}) than the teacher ({t_layers})"));
+    } else {
+        match options.mapping.resolve(s_layers, t_layers) {
+            Ok(pairs) => plan.layer_pairs = Some(pairs),
+            Err(e) => reasons.push(format!("layer mapping: {e}")),
+        }
+    }
+    if s_width != t_width {
+        if s_spec.intermediate.projection == ProjectionRule::None {
+            reasons.push(format!("widths differ ({s_width} vs {t_width}) and `{}` has no hidden-size projection", s_spec.name));
+        }
+        plan.projection = Some((s_width, t_width));
+    }
+    if options.attention {
+        if options.head_averaged_attention {
+            plan.attention = Some(AttentionPlan::HeadAveraged);
+        } else if s_heads == t_heads {
+            plan.attention = Some(AttentionPlan::PerHead);
+        } else {
+            reasons.push(format!("attention head counts differ ({s_heads} vs {t_heads}): pass --head-averaged-attention to compare head-averaged maps, or --attention-weight 0"));
+        }
+    }
+}
+
 /// Judges `student` learning from `teacher` with `strategy`.
 pub fn check_pair(teacher: Candidate<'_>, student: Candidate<'_>, strategy: Strategy, options: &PairOptions) -> Result<PairPlan, Rejection> {
-    let mut reasons = Vec::new();
     let mut plan = PairPlan::default();
-    let (t_spec, s_spec) = (teacher.spec, student.spec);
     if strategy == Strategy::Finetune {
         return Ok(plan);
     }
-
-    // Prediction layer: the outputs must align position by position (QA) or class by class.
-    match (teacher.checkpoint, student.checkpoint) {
-        (Some(t), Some(s)) => match (&t.vocabulary, &s.vocabulary) {
-            (Some(tv), Some(sv)) if tv != sv => {
-                let first = tv.iter().zip(sv).find(|(a, b)| a != b).map(|(a, b)| format!(", first difference at id {}: {:?} vs {:?}", a.1, a.0, b.0)).unwrap_or_default();
-                reasons.push(format!("tokenizers differ: the teacher's vocabulary has {} tokens and the student's {}{first}", tv.len(), sv.len()));
-            }
-            (Some(_), Some(_)) => {}
-            _ if t.config.vocab_size != s.config.vocab_size => {
-                reasons.push(format!("tokenizers differ: vocabulary sizes {} and {}", t.config.vocab_size, s.config.vocab_size));
-            }
-            _ if t_spec.tokenizer != s_spec.tokenizer => {
-                reasons.push(format!("tokenizers differ: `{}` uses {} and `{}` uses {}", t_spec.name, t_spec.tokenizer, s_spec.name, s_spec.tokenizer));
-            }
-            _ => {}
-        },
-        _ if t_spec.tokenizer != s_spec.tokenizer => {
-            reasons.push(format!("tokenizers differ: `{}` uses {} and `{}` uses {}", t_spec.name, t_spec.tokenizer, s_spec.name, s_spec.tokenizer));
-        }
-        _ => {}
-    }
+    let mut reasons: Vec<String> = tokenizer_mismatch(&teacher, &student).into_iter().collect();
     if let (Some(t), Some(s)) = (teacher.checkpoint, student.checkpoint) {
-        if t.head.is_none() && strategy != Strategy::Intermediate {
-            reasons.push("the teacher checkpoint has no task head to give predictions".into());
-        }
-        if let (Some(th), Some(sh)) = (t.head, s.head)
-            && th != sh
-        {
-            reasons.push(format!("heads differ: the teacher has {th:?} and the student {sh:?}"));
-        }
-        if let (Some(tl), Some(sl)) = (&t.labels, &s.labels)
-            && tl != sl
-        {
-            reasons.push(format!("label sets differ: teacher {tl:?}, student {sl:?}"));
-        }
+        reasons.extend(head_mismatches(t, s, strategy));
     }
-
     if strategy.needs_intermediate() {
-        if t_spec.family != s_spec.family {
-            reasons.push(format!(
-                "architecture families differ: `{}` is family {} and `{}` is family {}; intermediate-layer distillation needs one family",
-                t_spec.name, t_spec.family, s_spec.name, s_spec.family
-            ));
-        }
-        // Shapes are judged against a concrete teacher only: a teacher plugin has no one shape.
-        if let Some(t) = teacher.checkpoint {
-            let (t_layers, t_width, t_heads) = (t.config.num_layers, t.config.hidden_size, t.config.num_heads);
-            let (s_layers, s_width, s_heads) = shape_of(&student);
-            if s_layers > t_layers {
-                reasons.push(format!("the student has more layers ({s_layers}) than the teacher ({t_layers})"));
-            } else {
-                match options.mapping.resolve(s_layers, t_layers) {
-                    Ok(pairs) => plan.layer_pairs = Some(pairs),
-                    Err(e) => reasons.push(format!("layer mapping: {e}")),
-                }
-            }
-            if s_width != t_width {
-                if s_spec.intermediate.projection == ProjectionRule::None {
-                    reasons.push(format!("widths differ ({s_width} vs {t_width}) and `{}` has no hidden-size projection", s_spec.name));
-                }
-                plan.projection = Some((s_width, t_width));
-            }
-            if options.attention {
-                if options.head_averaged_attention {
-                    plan.attention = Some(AttentionPlan::HeadAveraged);
-                } else if s_heads == t_heads {
-                    plan.attention = Some(AttentionPlan::PerHead);
-                } else {
-                    reasons.push(format!(
-                        "attention head counts differ ({s_heads} vs {t_heads}): pass --head-averaged-attention to compare head-averaged maps, or --attention-weight 0"
-                    ));
-                }
-            }
-        }
+        plan_intermediate(&teacher, &student, options, &mut plan, &mut reasons);
     }
     if reasons.is_empty() {
         Ok(plan)
     } else {
-        Err(Rejection { teacher: t_spec.name.clone(), student: s_spec.name.clone(), strategy, reasons })
+        Err(Rejection { teacher: teacher.spec.name.clone(), student: student.spec.name.clone(), strategy, reasons })
     }
 }
