@@ -241,6 +241,60 @@ fn remap(answers: &[Answer], old: &str, new: &str, pieces: &[Piece], starts: &[u
         .collect()
 }
 
+/// The copies of one paragraph (article `ai`, paragraph `pi`): the original first, then up to
+/// `multiplication_factor - 1` with words replaced, each with every answer moved to where its
+/// text now stands; a copy identical to an earlier one is dropped.
+fn augment_paragraph(augmenter: &Augmenter<'_>, paragraph: &Paragraph, ai: usize, pi: usize, use_mlm: bool, stats: &mut AugmentStats) -> Result<Vec<Paragraph>> {
+    let context = &paragraph.context;
+    let pcs = pieces(context);
+    // Answer spans are left as they are, so every answer survives augmentation.
+    let protected: Vec<(usize, usize)> = paragraph
+        .qas
+        .iter()
+        .flat_map(|q| q.answers.iter().chain(&q.plausible_answers))
+        .map(|a| (char_to_byte(context, a.answer_start), char_to_byte(context, a.answer_start + a.text.chars().count())))
+        .collect();
+    let candidates = augmenter.candidates(context, &pcs, &protected, use_mlm)?;
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut copies = Vec::new();
+    for copy in 0..augmenter.config.multiplication_factor.max(1) {
+        let mut rng = RandomInit::new(crate::hashing::stable_hash(&[augmenter.config.seed, ai as u64, pi as u64, copy as u64]), 1.0);
+        let (new_context, starts) = if copy == 0 {
+            (context.clone(), pcs.iter().map(|p| p.start).collect())
+        } else {
+            augmenter.replace(context, &pcs, &candidates, &mut rng, stats)
+        };
+        if !seen.insert(new_context.clone()) {
+            stats.duplicates_removed += 1;
+            continue;
+        }
+        let qas: Vec<Question> = paragraph
+            .qas
+            .iter()
+            .map(|q| {
+                let question = if copy > 0 && augmenter.config.augment_questions {
+                    let qp = pieces(&q.question);
+                    let qc = augmenter.candidates(&q.question, &qp, &[], false).unwrap_or_default();
+                    augmenter.replace(&q.question, &qp, &qc, &mut rng, &mut AugmentStats::default()).0
+                } else {
+                    q.question.clone()
+                };
+                Question {
+                    id: if copy == 0 { q.id.clone() } else { format!("{}-aug{copy}", q.id) },
+                    question,
+                    answers: remap(&q.answers, context, &new_context, &pcs, &starts),
+                    is_impossible: q.is_impossible,
+                    plausible_answers: remap(&q.plausible_answers, context, &new_context, &pcs, &starts),
+                }
+            })
+            .collect();
+        stats.questions_out += qas.len();
+        stats.paragraphs_out += 1;
+        copies.push(Paragraph { context: new_context, qas });
+    }
+    Ok(copies)
+}
+
 /// Augments `input` into `output` (written atomically, streamed paragraph by paragraph).
 pub fn augment_file(input: &Path, output: &Path, augmenter: &Augmenter<'_>, progress: &indicatif::ProgressBar) -> Result<AugmentStats> {
     let started = Instant::now();
@@ -256,60 +310,19 @@ pub fn augment_file(input: &Path, output: &Path, augmenter: &Augmenter<'_>, prog
             write!(w, "{}{{\"title\":{},\"paragraphs\":[", if ai > 0 { "," } else { "" }, serde_json::to_string(&article.title).expect("a string"))?;
             let mut first = true;
             for (pi, paragraph) in article.paragraphs.iter().enumerate() {
-                let context = &paragraph.context;
-                let pcs = pieces(context);
-                let protected: Vec<(usize, usize)> = paragraph
-                    .qas
-                    .iter()
-                    .flat_map(|q| q.answers.iter().chain(&q.plausible_answers))
-                    .map(|a| (char_to_byte(context, a.answer_start), char_to_byte(context, a.answer_start + a.text.chars().count())))
-                    .collect();
-                let candidates = match augmenter.candidates(context, &pcs, &protected, use_mlm) {
+                let copies = match augment_paragraph(augmenter, paragraph, ai, pi, use_mlm, &mut stats) {
                     Ok(c) => c,
                     Err(e) => {
                         error = Some(e);
                         return Err(std::io::Error::other("augmentation failed"));
                     }
                 };
-                let mut seen: HashSet<String> = HashSet::new();
-                for copy in 0..augmenter.config.multiplication_factor.max(1) {
-                    let mut rng = RandomInit::new(crate::hashing::stable_hash(&[augmenter.config.seed, ai as u64, pi as u64, copy as u64]), 1.0);
-                    let (new_context, starts) = if copy == 0 {
-                        (context.clone(), pcs.iter().map(|p| p.start).collect())
-                    } else {
-                        augmenter.replace(context, &pcs, &candidates, &mut rng, &mut stats)
-                    };
-                    if !seen.insert(new_context.clone()) {
-                        stats.duplicates_removed += 1;
-                        continue;
-                    }
-                    let qas: Vec<Question> = paragraph
-                        .qas
-                        .iter()
-                        .map(|q| {
-                            let question = if copy > 0 && augmenter.config.augment_questions {
-                                let qp = pieces(&q.question);
-                                let qc = augmenter.candidates(&q.question, &qp, &[], false).unwrap_or_default();
-                                augmenter.replace(&q.question, &qp, &qc, &mut rng, &mut AugmentStats::default()).0
-                            } else {
-                                q.question.clone()
-                            };
-                            Question {
-                                id: if copy == 0 { q.id.clone() } else { format!("{}-aug{copy}", q.id) },
-                                question,
-                                answers: remap(&q.answers, context, &new_context, &pcs, &starts),
-                                is_impossible: q.is_impossible,
-                                plausible_answers: remap(&q.plausible_answers, context, &new_context, &pcs, &starts),
-                            }
-                        })
-                        .collect();
-                    stats.questions_out += qas.len();
-                    stats.paragraphs_out += 1;
+                for copy in copies {
                     if !first {
                         w.write_all(b",")?;
                     }
                     first = false;
-                    serde_json::to_writer(&mut w, &Paragraph { context: new_context, qas }).map_err(std::io::Error::other)?;
+                    serde_json::to_writer(&mut w, &copy).map_err(std::io::Error::other)?;
                 }
                 stats.questions_in += paragraph.qas.len();
                 progress.inc(1);
