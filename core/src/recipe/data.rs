@@ -100,3 +100,26 @@ impl TaskData {
         Ok(Self { examples, evaluator })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::raw_texts;
+
+    #[test]
+    fn raw_texts_are_squad_contexts_and_questions_or_the_nonblank_lines_of_a_text_file() {
+        let dir = std::env::temp_dir().join(format!("distill-raw-texts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let json = dir.join("raw.json");
+        let squad = r#"{"version": "v2.0", "data": [{"title": "t", "paragraphs": [
+            {"context": "Alpha beta.", "qas": [{"id": "1", "question": "What?", "answers": [], "is_impossible": true}]},
+            {"context": "Gamma.", "qas": []}]}]}"#;
+        std::fs::write(&json, squad).unwrap();
+        assert_eq!(raw_texts(&json).unwrap(), ["Alpha beta.", "What?", "Gamma."]);
+        let txt = dir.join("raw.txt");
+        std::fs::write(&txt, "  first line \n\n\t\nsecond\n").unwrap();
+        assert_eq!(raw_texts(&txt).unwrap(), ["first line", "second"]);
+        let missing = raw_texts(&dir.join("missing.txt")).unwrap_err().to_string();
+        assert!(missing.contains("missing.txt"), "{missing}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
