@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{DistillError, Result};
+use crate::model::TaskModel;
 use crate::registry::Registry;
 use crate::strategy::Strategy;
 use crate::strategy::compat::{Candidate, PairOptions, PairPlan, check_pair};
@@ -200,6 +201,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
     let labels = resolve_labels(config, task, &teachers, &train_path)?;
     let InitialStudent { spec, model, tokenizer, base_config, copied_layers } = student.with_task_head(task, &labels, config.train_config.seed)?;
     let data = TaskData::load(task, config, &tokenizer, &labels, &train_path)?;
+    let task_teachers: Vec<TaskModel> = teachers.prediction().map(|t| t.model.clone()).collect();
 
     let runner = StageRunner {
         registry,
@@ -210,6 +212,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         labels: &labels,
         data: &data,
         teachers: &teachers,
+        task_teachers: &task_teachers,
         plan: &plan,
         general_plan: general_plan.as_ref(),
         spec: &spec,

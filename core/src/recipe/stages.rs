@@ -51,6 +51,8 @@ pub(super) struct StageRunner<'a> {
     pub labels: &'a [String],
     pub data: &'a TaskData,
     pub teachers: &'a Teachers,
+    /// The prediction teachers' models (`teachers.prediction()`), as the stages take them.
+    pub task_teachers: &'a [TaskModel],
     pub plan: &'a PairPlan,
     pub general_plan: Option<&'a PairPlan>,
     pub spec: &'a ArchitectureSpec,
@@ -172,13 +174,9 @@ impl StageRunner<'_> {
     fn train(&self, number: usize, count: usize, name: &str, intermediate: bool, dir: &Path, student: TaskModel) -> Result<(TaskModel, Value)> {
         let examples = self.examples(name)?;
         // The general stage learns from the general teacher where one is given.
-        let task_teachers: Vec<TaskModel>;
         let (teachers, plan): (&[TaskModel], &PairPlan) = match (&self.teachers.general, self.general_plan, name) {
             (Some(g), Some(p), "general-intermediate") => (std::slice::from_ref(&g.model), p),
-            _ => {
-                task_teachers = self.teachers.prediction().map(|t| t.model.clone()).collect();
-                (&task_teachers, self.plan)
-            }
+            _ => (self.task_teachers, self.plan),
         };
         let (loss, train_config) = self.loss(intermediate, plan)?;
         let logits = self.teacher_logits(&loss, &examples)?;

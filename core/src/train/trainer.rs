@@ -349,6 +349,8 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
         // batches compute on.
         let first = epoch_batches(&order.lengths, config.batch_size, config.seed, 0, config.group_by_length);
         log.write(&json!({"stage": stage.name, "epoch_tokens": order.lengths.iter().sum::<usize>(), "epoch_padded_tokens": padded_tokens(&order.lengths, &first), "group_by_length": config.group_by_length}))?;
+        // The first epoch's order is the one just drawn: keep it rather than draw it again.
+        order.epoch = Some((0, first));
     }
     let mut rate_clock = Instant::now();
 
