@@ -190,6 +190,43 @@ fn general_teacher_teaches_the_general_stage_only() {
 }
 
 #[test]
+fn intermediate_prediction_weight_joins_the_task_stage_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher = tmp.path().join("teacher");
+    tiny_qa_bert(&teacher, 2, 32, 4, 4);
+    let run = |strategy: &str, name: &str, weight: &str| -> (Output, std::path::PathBuf) {
+        let output = tmp.path().join(name);
+        let (train, general_train) = (squad("tiny-v2.0.json"), squad("sample-v2.0.json"));
+        // With "=", so that a negative weight is read as the flag's value.
+        let weight = format!("--intermediate-prediction-weight={weight}");
+        let args = [
+            "--strategy", strategy, "--teacher", teacher.to_str().unwrap(), "--student-layers", "1", "--output", output.to_str().unwrap(),
+            "--train", &train, "--dev", &train, "--general-train", &general_train, "--epochs", "1", "--intermediate-epochs", "1",
+            "--max-steps", "2", "--max-seq-len", "64", "--batch-size", "4", &weight,
+        ];
+        (distill(&args), output)
+    };
+    let metrics = |dir: &Path, stage: &str| std::fs::read_to_string(dir.join(stage).join("metrics.jsonl")).unwrap();
+
+    let (out, dir) = run("tinybert", "joint", "0.5");
+    assert!(out.status.success(), "{}", text(&out));
+    let general = metrics(&dir, "stage-1-general-intermediate");
+    assert!(!general.contains("\"kd\"") && !general.contains("\"eval\""), "raw text: no prediction term, no evaluation: {general}");
+    let task = metrics(&dir, "stage-2-task-intermediate");
+    assert!(task.contains("\"kd\"") && task.contains("\"hidden\""), "{task}");
+    assert!(task.contains("\"eval\""), "the joint stage trains the head, so it is evaluated: {task}");
+    let run_config: serde_json::Value = distill_core::io::read_json(&dir.join("run-config.json")).unwrap();
+    assert_eq!(run_config["intermediate_prediction_weight"], 0.5, "{run_config}");
+
+    // Refused before anything is written: no intermediate stage to join, or not a weight.
+    for (strategy, name, weight, reason) in [("prediction", "prediction", "0.5", "strategy prediction has none"), ("tinybert", "negative", "-1", "expected a number >= 0")] {
+        let (out, dir) = run(strategy, name, weight);
+        assert!(!out.status.success() && text(&out).contains(reason), "{}", text(&out));
+        assert!(!dir.exists(), "{name}");
+    }
+}
+
+#[test]
 fn start_stage_on_a_fresh_output_leaves_out_the_stages_before_it() {
     let tmp = tempfile::tempdir().unwrap();
     let teacher = tmp.path().join("teacher");

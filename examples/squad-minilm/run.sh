@@ -11,7 +11,8 @@
 #              `distill augment`, then prediction-layer distillation (C' the same without the
 #              general stage and the attention-score term, and again with that term at 0.1;
 #              C'' the task-intermediate student of C' with its prediction stage on the
-#              augmented data, also at learning rate 3e-4, at T 1 and on six copies; C with its general stage taught by the pre-trained MiniLM, as
+#              augmented data, also at learning rate 3e-4, at T 1 and on six copies; C''' C''s
+#              two stages in one joint stage; C with its general stage taught by the pre-trained MiniLM, as
 #              TinyBERT does, and the same without its task-intermediate stage)
 # then `distill eval` and `distill bench` of every model on dev-v2.0-small.json and a table in
 # target/squad-minilm/results.md, a check that each model with a record in recorded/ scores
@@ -158,6 +159,18 @@ if wanted student-c-aug6; then
 fi
 timed student-c-aug6 $distill "${c_aug_from[@]}" --train "$out/augmented-6.json" --temperature 2 --learning-rate 1e-4 \
   --output "$out/student-c-aug6"
+
+# C''': the two stages of C'' in one joint stage: hidden states and the teacher's soft targets
+# (T 2, w 1) matched at once on the augmented data, 1 epoch from the copied layers, grouped by
+# length, no attention term. In C'' the prediction stage moved the layers away from the teacher's
+# again (probe_stages.py); here the hidden-state term holds them while the head learns. The
+# prediction term at weight 0.25 is about four times the hidden term at the first update (at 1 it
+# would be fifteen times: 5.9 against 0.38). Against B'' (the prediction term alone) it measures
+# what the hidden term adds.
+timed student-c-joint $distill --strategy intermediate --teacher "$teacher" --student-layers 3 \
+  --train "$out/augmented.json" --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --attention-weight 0 \
+  --intermediate-prediction-weight 0.25 --temperature 2 --distill-weight 1 --group-by-length \
+  --output "$out/student-c-joint" "${common[@]}"
 
 # C as TinyBERT runs it: the general stage learns from the pre-trained MiniLM (--general-teacher),
 # the task stages from the fine-tuned teacher. With the fine-tuned teacher in the general stage

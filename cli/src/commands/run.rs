@@ -155,6 +155,11 @@ pub struct Args {
     /// Weight of the attention-score term; 0 drops it [default: 1].
     #[arg(long)]
     attention_weight: Option<f64>,
+    /// Joint stage: add this weight times the prediction-layer loss (--temperature,
+    /// --distill-weight, --kd-loss; the teacher's logits from the same forward pass) to the
+    /// task's intermediate stage, which then also trains and evaluates the head [default: 0].
+    #[arg(long)]
+    intermediate_prediction_weight: Option<f64>,
     /// Compare head-averaged attention maps (for different head counts).
     #[arg(long)]
     head_averaged_attention: bool,
@@ -253,6 +258,7 @@ impl Args {
         t.group_by_length |= self.group_by_length;
         set!(c.intermediate_epochs, self.intermediate_epochs);
         set!(c.intermediate_learning_rate, self.intermediate_learning_rate);
+        set!(c.intermediate_prediction_weight, self.intermediate_prediction_weight);
         set!(c.prediction.temperature, self.temperature);
         set!(c.prediction.weight, self.distill_weight);
         set!(c.prediction.loss, self.kd_loss);

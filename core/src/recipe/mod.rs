@@ -78,6 +78,11 @@ pub struct RunConfig {
     /// Epochs of the intermediate stages (the recipe's general and task-intermediate stages).
     pub intermediate_epochs: usize,
     pub intermediate_learning_rate: f64,
+    /// Weight of a prediction-layer term (`prediction`'s loss, temperature and weight, the
+    /// teacher's logits from the same forward pass) added to the loss of the task's intermediate
+    /// stage, which then trains the head too and is evaluated: joint training as TextBrewer's
+    /// GeneralDistiller and PKD do it. 0 (the default) leaves intermediate stages as TinyBERT has them.
+    pub intermediate_prediction_weight: f64,
     pub prediction: PredictionConfig,
     pub intermediate: IntermediateConfig,
     /// QA: exclude the question from the start/end distributions.
@@ -117,6 +122,7 @@ impl Default for RunConfig {
             train_config: TrainConfig::default(),
             intermediate_epochs: 1,
             intermediate_learning_rate: 1e-4,
+            intermediate_prediction_weight: 0.0,
             prediction: PredictionConfig::default(),
             intermediate: IntermediateConfig { mapping: LayerMapping::Uniform, ..IntermediateConfig::default() },
             mask_question: false,
@@ -184,11 +190,25 @@ fn check_general_teacher(config: &RunConfig) -> Result<()> {
     }
 }
 
+/// `intermediate_prediction_weight` joins a prediction term to the task's intermediate stage:
+/// refused where the weight is not a number >= 0, or where no such stage runs.
+fn check_intermediate_prediction(config: &RunConfig) -> Result<()> {
+    let weight = config.intermediate_prediction_weight;
+    if !(weight.is_finite() && weight >= 0.0) {
+        return Err(DistillError::Invalid(format!("intermediate_prediction_weight is {weight}: expected a number >= 0")));
+    }
+    if weight > 0.0 && !config.strategy.needs_intermediate() {
+        return Err(DistillError::Invalid(format!("--intermediate-prediction-weight adds to the task's intermediate stage; strategy {} has none", config.strategy.name())));
+    }
+    Ok(())
+}
+
 /// Runs a whole distillation (or fine-tuning) as configured.
 pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<RunReport> {
     check_plugins(registry, config)?;
     check_copy_layers(config)?;
     check_general_teacher(config)?;
+    check_intermediate_prediction(config)?;
     let output = require(&config.output, "--output")?.clone();
     let train_path = require(&config.train, "--train")?.clone();
     std::fs::create_dir_all(&output).map_err(|e| DistillError::io(&output, e))?;

@@ -136,13 +136,21 @@ impl StageRunner<'_> {
     }
 
     /// The loss and schedule of a stage: intermediate stages use the intermediate epochs and
-    /// learning rate; the others fine-tune, or distil the prediction layer where there is a teacher.
-    fn loss(&self, intermediate: bool, plan: &PairPlan) -> Result<(StageLoss, TrainConfig)> {
+    /// learning rate, and add the prediction term where `intermediate_prediction_weight` asks
+    /// (never in the general stage: raw text, and a teacher that may have no task head); the
+    /// others fine-tune, or distil the prediction layer where there is a teacher.
+    fn loss(&self, name: &str, intermediate: bool, plan: &PairPlan) -> Result<(StageLoss, TrainConfig)> {
         let config = self.config;
         Ok(if intermediate {
             let pairs = plan.layer_pairs.clone().ok_or_else(|| DistillError::Invalid("no layer mapping for intermediate distillation".into()))?;
             let c = TrainConfig { epochs: config.intermediate_epochs, learning_rate: config.intermediate_learning_rate, ..config.train_config.clone() };
-            (StageLoss::Intermediate { config: config.intermediate.clone(), pairs }, c)
+            let weight = config.intermediate_prediction_weight;
+            let loss = if weight > 0.0 && name != "general-intermediate" {
+                StageLoss::Joint { config: config.intermediate.clone(), pairs, weight, prediction: config.prediction }
+            } else {
+                StageLoss::Intermediate { config: config.intermediate.clone(), pairs }
+            };
+            (loss, c)
         } else if config.strategy == Strategy::Finetune || self.teachers.main.is_none() {
             (StageLoss::Finetune, config.train_config.clone())
         } else {
@@ -178,7 +186,9 @@ impl StageRunner<'_> {
             (Some(g), Some(p), "general-intermediate") => (std::slice::from_ref(&g.model), p),
             _ => (self.task_teachers, self.plan),
         };
-        let (loss, train_config) = self.loss(intermediate, plan)?;
+        let (loss, train_config) = self.loss(name, intermediate, plan)?;
+        // A stage that trains the head (every stage but a purely intermediate one) is evaluated.
+        let evaluator = if matches!(loss, StageLoss::Intermediate { .. }) { None } else { self.data.evaluator.as_deref() };
         let logits = self.teacher_logits(&loss, &examples)?;
         let width = student.encoder.config.hidden_size;
         let (s_width, t_width) = plan.projection.unwrap_or((width, width));
@@ -189,7 +199,7 @@ impl StageRunner<'_> {
             examples: &examples,
             teachers,
             teacher_logits: &logits,
-            evaluator: if intermediate { None } else { self.data.evaluator.as_deref() },
+            evaluator,
             dir,
             pad_id: self.tokenizer.pad_id(),
             resume: self.config.resume,

@@ -22,7 +22,7 @@ use super::schedule::LinearSchedule;
 use super::teacher_cache::ExampleLogits;
 use crate::hashing::KeyHasher;
 use crate::error::{DistillError, Result};
-use crate::model::{Keep, TaskModel};
+use crate::model::{Keep, TaskModel, TaskOutput};
 use crate::strategy::intermediate::{IntermediateConfig, intermediate_loss};
 use crate::strategy::prediction::{PredictionConfig, TeacherLogits, prediction_loss};
 
@@ -79,6 +79,17 @@ pub enum StageLoss {
     Finetune,
     Prediction(PredictionConfig),
     Intermediate { config: IntermediateConfig, pairs: Vec<(usize, usize)> },
+    /// Intermediate-layer and prediction-layer distillation at once (TextBrewer's
+    /// GeneralDistiller, PKD): the intermediate loss plus `weight` times the prediction-layer
+    /// loss, the teacher's logits taken from the same forward pass.
+    Joint { config: IntermediateConfig, pairs: Vec<(usize, usize)>, weight: f64, prediction: PredictionConfig },
+}
+
+impl StageLoss {
+    /// Whether the stage matches hidden states, and so keeps every layer of both forwards.
+    pub fn is_intermediate(&self) -> bool {
+        matches!(self, Self::Intermediate { .. } | Self::Joint { .. })
+    }
 }
 
 /// Everything one stage needs besides the student.
@@ -124,12 +135,10 @@ struct StepLoss {
     parts: Vec<(&'static str, Tensor<1>)>,
 }
 
-fn batch_loss(student: &Trainable, stage: &Stage<'_>, rows: &[usize], batch: &Collated, device: &Device) -> Result<StepLoss> {
+/// The prediction-layer loss of a batch's head outputs. `teacher(head, width)` gives the
+/// teacher's logits of head 0 (QA start, or the classes) or 1 (QA end), padded to `width`.
+fn prediction_term(student: TaskOutput, teacher: &dyn Fn(usize, usize) -> Result<TeacherLogits>, config: &PredictionConfig, stage: &Stage<'_>, rows: &[usize], positions: &Tensor<2>, device: &Device) -> Result<StepLoss> {
     let b = rows.len();
-    let seq = batch.tokens.seq_len();
-    let keep = if matches!(stage.loss, StageLoss::Intermediate { .. }) { Keep::Everything } else { Keep::LastHidden };
-    let out = student.model.forward_keeping(&batch.tokens, keep);
-    let positions = Tensor::<2>::from_data(TensorData::new(batch.positions.clone(), [b, seq]), device);
     let targets: Vec<Target> = rows.iter().map(|&r| stage.examples[r].target).collect();
     let gold = |pick: fn(&Target) -> Option<usize>, what: &str| -> Result<Tensor<1, Int>> {
         let ids: Vec<i64> = targets.iter().map(|t| pick(t).map(|x| x as i64)).collect::<Option<_>>().ok_or_else(|| DistillError::Invalid(format!("stage {}: examples without {what} cannot train with labels", stage.name)))?;
@@ -138,62 +147,98 @@ fn batch_loss(student: &Trainable, stage: &Stage<'_>, rows: &[usize], batch: &Co
     let start = |t: &Target| if let Target::Span { start, .. } = t { Some(*start) } else { None };
     let end = |t: &Target| if let Target::Span { end, .. } = t { Some(*end) } else { None };
     let label = |t: &Target| if let Target::Label(l) = t { Some(*l) } else { None };
-    let teachers = |head: usize, width: usize| -> TeacherLogits {
-        let all: Vec<Tensor<2>> = stage.teacher_logits.iter().map(|l| teacher_head(l, rows, head, width, device)).collect();
-        if all.len() == 1 { TeacherLogits::One(all.into_iter().next().expect("one")) } else { TeacherLogits::Many(all) }
-    };
-    match &stage.loss {
-        StageLoss::Finetune | StageLoss::Prediction(_) => {
-            let config = match &stage.loss {
-                StageLoss::Prediction(c) => *c,
-                _ => PredictionConfig { weight: 0.0, ..PredictionConfig::default() },
-            };
-            let have_teacher = config.weight > 0.0;
-            if let Some(qa) = out.qa {
-                let gs = (config.weight < 1.0).then(|| gold(start, "QA spans")).transpose()?;
-                let ge = (config.weight < 1.0).then(|| gold(end, "QA spans")).transpose()?;
-                let (ts, te) = if have_teacher { (Some(teachers(0, seq)), Some(teachers(1, seq))) } else { (None, None) };
-                let ls = prediction_loss(qa.start_logits, ts.as_ref(), gs, &positions, &config);
-                let le = prediction_loss(qa.end_logits, te.as_ref(), ge, &positions, &config);
-                let mut parts = vec![];
-                if let (Some(a), Some(b)) = (ls.kd, le.kd) {
-                    parts.push(("kd", (a + b).div_scalar(2.0)));
-                }
-                if let (Some(a), Some(b)) = (ls.ce, le.ce) {
-                    parts.push(("ce", (a + b).div_scalar(2.0)));
-                }
-                Ok(StepLoss { total: (ls.total + le.total).div_scalar(2.0), parts })
-            } else if let Some(logits) = out.logits {
-                let classes = logits.dims()[1];
-                let mask = Tensor::<2>::ones([b, classes], device);
-                let g = (config.weight < 1.0).then(|| gold(label, "labels")).transpose()?;
-                let t = have_teacher.then(|| teachers(0, classes));
-                let l = prediction_loss(logits, t.as_ref(), g, &mask, &config);
-                let mut parts = vec![];
-                if let Some(k) = l.kd {
-                    parts.push(("kd", k));
-                }
-                if let Some(c) = l.ce {
-                    parts.push(("ce", c));
-                }
-                Ok(StepLoss { total: l.total, parts })
-            } else {
-                Err(DistillError::Invalid(format!("stage {}: the student has no QA or classification head to train", stage.name)))
-            }
+    let have_teacher = config.weight > 0.0;
+    if let Some(qa) = student.qa {
+        let seq = positions.dims()[1];
+        let gs = (config.weight < 1.0).then(|| gold(start, "QA spans")).transpose()?;
+        let ge = (config.weight < 1.0).then(|| gold(end, "QA spans")).transpose()?;
+        let (ts, te) = if have_teacher { (Some(teacher(0, seq)?), Some(teacher(1, seq)?)) } else { (None, None) };
+        let ls = prediction_loss(qa.start_logits, ts.as_ref(), gs, positions, config);
+        let le = prediction_loss(qa.end_logits, te.as_ref(), ge, positions, config);
+        let mut parts = vec![];
+        if let (Some(a), Some(b)) = (ls.kd, le.kd) {
+            parts.push(("kd", (a + b).div_scalar(2.0)));
         }
-        StageLoss::Intermediate { config, pairs } => {
+        if let (Some(a), Some(b)) = (ls.ce, le.ce) {
+            parts.push(("ce", (a + b).div_scalar(2.0)));
+        }
+        Ok(StepLoss { total: (ls.total + le.total).div_scalar(2.0), parts })
+    } else if let Some(logits) = student.logits {
+        let classes = logits.dims()[1];
+        let mask = Tensor::<2>::ones([b, classes], device);
+        let g = (config.weight < 1.0).then(|| gold(label, "labels")).transpose()?;
+        let t = have_teacher.then(|| teacher(0, classes)).transpose()?;
+        let l = prediction_loss(logits, t.as_ref(), g, &mask, config);
+        let mut parts = vec![];
+        if let Some(k) = l.kd {
+            parts.push(("kd", k));
+        }
+        if let Some(c) = l.ce {
+            parts.push(("ce", c));
+        }
+        Ok(StepLoss { total: l.total, parts })
+    } else {
+        Err(DistillError::Invalid(format!("stage {}: the student has no QA or classification head to train", stage.name)))
+    }
+}
+
+/// The teacher's logits of one head from a live forward pass (joint stages), lifted to the
+/// student's autodiff graph as constants.
+fn live_teacher_head(teacher: &TaskOutput, head: usize, stage: &str) -> Result<TeacherLogits> {
+    let logits = match (&teacher.qa, &teacher.logits, head) {
+        (Some(qa), _, 0) => qa.start_logits.clone(),
+        (Some(qa), _, _) => qa.end_logits.clone(),
+        (None, Some(l), _) => l.clone(),
+        (None, None, _) => return Err(DistillError::Invalid(format!("stage {stage}: the prediction term of a joint stage needs a teacher with the student's task head, and the teacher has none"))),
+    };
+    Ok(TeacherLogits::One(logits.autodiff()))
+}
+
+fn batch_loss(student: &Trainable, stage: &Stage<'_>, rows: &[usize], batch: &Collated, device: &Device) -> Result<StepLoss> {
+    let b = rows.len();
+    let seq = batch.tokens.seq_len();
+    let keep = if stage.loss.is_intermediate() { Keep::Everything } else { Keep::LastHidden };
+    let out = student.model.forward_keeping(&batch.tokens, keep);
+    let positions = Tensor::<2>::from_data(TensorData::new(batch.positions.clone(), [b, seq]), device);
+    match &stage.loss {
+        StageLoss::Finetune => {
+            let config = PredictionConfig { weight: 0.0, ..PredictionConfig::default() };
+            let no_teacher = |_: usize, _: usize| -> Result<TeacherLogits> { unreachable!("weight 0 needs no teacher") };
+            prediction_term(out, &no_teacher, &config, stage, rows, &positions, device)
+        }
+        StageLoss::Prediction(config) => {
+            let cached = |head: usize, width: usize| -> Result<TeacherLogits> {
+                let all: Vec<Tensor<2>> = stage.teacher_logits.iter().map(|l| teacher_head(l, rows, head, width, device)).collect();
+                Ok(if all.len() == 1 { TeacherLogits::One(all.into_iter().next().expect("one")) } else { TeacherLogits::Many(all) })
+            };
+            prediction_term(out, &cached, config, stage, rows, &positions, device)
+        }
+        StageLoss::Intermediate { config, pairs } | StageLoss::Joint { config, pairs, .. } => {
             let teacher = stage.teachers.first().ok_or_else(|| DistillError::Invalid(format!("stage {}: intermediate distillation needs a teacher", stage.name)))?;
-            let t_out = teacher.encoder.forward(&batch.tokens);
+            let t_out = if matches!(stage.loss, StageLoss::Joint { .. }) {
+                teacher.forward_keeping(&batch.tokens, Keep::Everything)
+            } else {
+                // Without a prediction term the heads are not needed (a masked-LM head would
+                // cost a vocabulary-wide projection per token).
+                TaskOutput { encoder: teacher.encoder.forward(&batch.tokens), qa: None, logits: None, mlm_logits: None }
+            };
             let mask = Tensor::<2>::from_data(
                 TensorData::new(batch.tokens.attention_mask.iter().map(|&m| m as f32).collect::<Vec<_>>(), [b, seq]),
                 device,
             );
-            let l = intermediate_loss(&out.encoder, &t_out, &student.projections, &mask, pairs, config);
+            let l = intermediate_loss(&out.encoder, &t_out.encoder, &student.projections, &mask, pairs, config);
             let mut parts = vec![("embedding", l.embedding), ("hidden", l.hidden)];
             if let Some(a) = l.attention {
                 parts.push(("attention", a));
             }
-            Ok(StepLoss { total: l.total, parts })
+            let mut total = l.total;
+            if let StageLoss::Joint { weight, prediction, .. } = &stage.loss {
+                let live = |head: usize, _: usize| live_teacher_head(&t_out, head, stage.name);
+                let p = prediction_term(out, &live, prediction, stage, rows, &positions, device)?;
+                total = total + p.total.mul_scalar(*weight);
+                parts.extend(p.parts);
+            }
+            Ok(StepLoss { total, parts })
         }
     }
 }
