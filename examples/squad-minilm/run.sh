@@ -167,17 +167,14 @@ timed student-c-aug6 $distill "${c_aug_from[@]}" --train "$out/augmented-6.json"
 # prediction term at weight 0.25 is about four times the hidden term at the first update (at 1 it
 # would be fifteen times: 5.9 against 0.38). Against B'' (the prediction term alone) it measures
 # what the hidden term adds.
-timed student-c-joint $distill --strategy intermediate --teacher "$teacher" --student-layers 3 \
-  --train "$out/augmented.json" --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --attention-weight 0 \
-  --intermediate-prediction-weight 0.25 --temperature 2 --distill-weight 1 --group-by-length \
-  --output "$out/student-c-joint" "${common[@]}"
+joint_c=(--strategy intermediate --teacher "$teacher" --train "$out/augmented.json" --intermediate-epochs 1
+  --intermediate-learning-rate 1e-4 --attention-weight 0 --intermediate-prediction-weight 0.25 --temperature 2
+  --distill-weight 1 --group-by-length "${common[@]}")
+timed student-c-joint $distill "${joint_c[@]}" --student-layers 3 --output "$out/student-c-joint"
 # C''' with 4 layers instead of 3: not a candidate for the targets (4 of 6 layers cannot reach
 # 1.8x the teacher's speed), but a measure of how much of the gap to the teacher is depth, where
 # every 3-layer student has ended at 88-89 % of its F1.
-timed student-c-joint-4layers $distill --strategy intermediate --teacher "$teacher" --student-layers 4 \
-  --train "$out/augmented.json" --intermediate-epochs 1 --intermediate-learning-rate 1e-4 --attention-weight 0 \
-  --intermediate-prediction-weight 0.25 --temperature 2 --distill-weight 1 --group-by-length \
-  --output "$out/student-c-joint-4layers" "${common[@]}"
+timed student-c-joint-4layers $distill "${joint_c[@]}" --student-layers 4 --output "$out/student-c-joint-4layers"
 
 # C as TinyBERT runs it: the general stage learns from the pre-trained MiniLM (--general-teacher),
 # the task stages from the fine-tuned teacher. With the fine-tuned teacher in the general stage
