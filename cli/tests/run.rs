@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use distill_tests::{shared, tiny_qa_bert};
+use distill_tests::{shared, tiny_base_bert, tiny_classifier_bert, tiny_qa_bert};
 
 fn distill(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_distill")).args(args).output().expect("the distill binary runs")
@@ -223,6 +223,31 @@ fn intermediate_prediction_weight_joins_the_task_stage_only() {
         let (out, dir) = run(strategy, name, weight);
         assert!(!out.status.success() && text(&out).contains(reason), "{}", text(&out));
         assert!(!dir.exists(), "{name}");
+    }
+}
+
+#[test]
+fn a_joint_stage_needs_the_teachers_head_for_the_task_and_is_refused_before_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (base, classifier) = (tmp.path().join("base"), tmp.path().join("classifier"));
+    tiny_base_bert(&base, 2, 32, 4, 4);
+    tiny_classifier_bert(&classifier, 2, 32, &["neg", "pos"], 4);
+    let train = squad("tiny-v2.0.json");
+    let run = |teacher: &Path, name: &str, weight: &str| -> (Output, std::path::PathBuf) {
+        let output = tmp.path().join(name);
+        let args = [
+            "--strategy", "intermediate", "--task", "qa", "--teacher", teacher.to_str().unwrap(), "--student-layers", "1", "--output", output.to_str().unwrap(),
+            "--train", &train, "--intermediate-epochs", "1", "--max-steps", "1", "--max-seq-len", "64", "--batch-size", "4", "--intermediate-prediction-weight", weight,
+        ];
+        (distill(&args), output)
+    };
+    // Without the prediction term the headless teacher teaches its hidden states well enough.
+    let (out, _) = run(&base, "hidden-only", "0");
+    assert!(out.status.success(), "{}", text(&out));
+    for (teacher, name, reason) in [(&base, "refused-base", "has no task head"), (&classifier, "refused-classifier", "has a Classification head")] {
+        let (out, output) = run(teacher, name, "0.5");
+        assert!(!out.status.success() && text(&out).contains(reason) && text(&out).contains("QuestionAnswering"), "{name}: {}", text(&out));
+        assert!(!output.exists(), "{name}: a refused run leaves no output");
     }
 }
 

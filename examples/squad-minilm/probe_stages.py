@@ -5,13 +5,14 @@ of it: why the intermediate stages can lower the hidden-state loss and still hur
     python3 examples/squad-minilm/probe_stages.py OUT DEV_JSON [N]
 
 Over the first N questions of DEV_JSON (default 48; one window of 384 tokens each), for every
-model: the MSE of student layer k's hidden states against teacher layer 2k (the uniform mapping
-the recipe trains with) over the real tokens, and from the QA head the mean no-answer score
+model: the MSE of student layer k's hidden states against teacher layer k * N / M, rounded down,
+for a teacher of N layers and a student of M (the uniform mapping the recipe trains with: 2k for
+3 layers of 6) over the real tokens, and from the QA head the mean no-answer score
 (start + end logit of [CLS]), the mean best span score (best start + best end logit over the
 context, an upper bound of the best valid span) and the share of windows whose no-answer score
-beats that bound, that is, where the model cannot but abstain. Models: the student as distill
-builds it before any training (teacher layers 1, 3 and 5 with the teacher's embeddings and
-head), each stage's student of the TinyBERT-recipe runs (OUT/student-c*/stage-*/student), and
+beats that bound, that is, where the model cannot but abstain. Models: the 3-layer student as
+distill builds it before any training (teacher layers 1, 3 and 5 with the teacher's embeddings
+and head), each stage's student of the TinyBERT-recipe runs (OUT/student-c*/stage-*/student), and
 the final students. One JSON line per model.
 """
 import glob
@@ -31,11 +32,12 @@ def questions(dev, n):
     return out[:n]
 
 
-def copied_student(teacher_dir):
-    """Teacher layers 0, 2, 4 (counted from 0), as `--student-layers 3` copies layer i * 6 / 3."""
+def copied_student(teacher_dir, layers=3):
+    """Teacher layers i * N / layers (counted from 0), as `--student-layers` copies them."""
     model = AutoModelForQuestionAnswering.from_pretrained(teacher_dir).eval()
-    model.bert.encoder.layer = torch.nn.ModuleList(model.bert.encoder.layer[i] for i in (0, 2, 4))
-    model.config.num_hidden_layers = 3
+    n = model.config.num_hidden_layers
+    model.bert.encoder.layer = torch.nn.ModuleList(model.bert.encoder.layer[i * n // layers] for i in range(layers))
+    model.config.num_hidden_layers = layers
     return model
 
 
@@ -46,8 +48,9 @@ def probe(model, enc, context_mask, teacher_out=None):
     real = enc["attention_mask"].bool()
     row = {}
     if teacher_out is not None:
-        for k in range(1, len(out.hidden_states)):
-            diff = out.hidden_states[k] - teacher_out.hidden_states[2 * k]
+        m, n = len(out.hidden_states) - 1, len(teacher_out.hidden_states) - 1
+        for k in range(1, m + 1):
+            diff = out.hidden_states[k] - teacher_out.hidden_states[k * n // m]
             row[f"layer{k}_mse"] = float((diff[real] ** 2).mean())
     no_answer = out.start_logits[:, 0] + out.end_logits[:, 0]
     best_span = out.start_logits.masked_fill(~context_mask, -1e9).max(1).values + out.end_logits.masked_fill(~context_mask, -1e9).max(1).values

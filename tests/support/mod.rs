@@ -88,15 +88,20 @@ pub fn minilm_dir() -> PathBuf {
 /// Writes a small random BERT with a QA head and the real bert-base-uncased WordPiece
 /// vocabulary (from ../shared) into `dir`: a real tokenizer, a model that trains in seconds.
 pub fn tiny_qa_bert(dir: &Path, layers: usize, hidden: usize, heads: usize, seed: u64) {
-    save_tiny_bert(dir, &tiny_config(30522, layers, hidden, heads), (distill_core::model::Head::QuestionAnswering, 2), serde_json::Map::new(), seed);
+    save_tiny_bert(dir, &tiny_config(30522, layers, hidden, heads), Some((distill_core::model::Head::QuestionAnswering, 2)), serde_json::Map::new(), seed);
 }
 
-/// A random BERT of `config` with `head`, the shared bert-base-uncased vocab.txt as its
+/// Like [`tiny_qa_bert`], without a task head (a base checkpoint, as pre-trained models come).
+pub fn tiny_base_bert(dir: &Path, layers: usize, hidden: usize, heads: usize, seed: u64) {
+    save_tiny_bert(dir, &tiny_config(30522, layers, hidden, heads), None, serde_json::Map::new(), seed);
+}
+
+/// A random BERT of `config` with `head` (or none), the shared bert-base-uncased vocab.txt as its
 /// tokenizer, saved in HF layout with `extra` config.json keys.
-fn save_tiny_bert(dir: &Path, config: &distill_core::model::EncoderConfig, head: (distill_core::model::Head, usize), extra: serde_json::Map<String, serde_json::Value>, seed: u64) {
+fn save_tiny_bert(dir: &Path, config: &distill_core::model::EncoderConfig, head: Option<(distill_core::model::Head, usize)>, extra: serde_json::Map<String, serde_json::Value>, seed: u64) {
     let registry = distill_core::registry::Registry::builtin().unwrap();
     let spec = registry.get("bert").unwrap().spec.clone();
-    let model = distill_core::model::init_random(config, Some(head), spec.head_layout(), seed, &distill_core::default_device()).unwrap();
+    let model = distill_core::model::init_random(config, head, spec.head_layout(), seed, &distill_core::default_device()).unwrap();
     let vocab_dir = tempfile::tempdir().unwrap();
     std::fs::copy(shared().join("data/vocab/bert-base-uncased-vocab.txt"), vocab_dir.path().join("vocab.txt")).unwrap();
     let tokenizer = distill_core::tokenizer::TokenizerFiles::find(vocab_dir.path()).unwrap();
@@ -129,5 +134,5 @@ pub fn tiny_config(vocab_size: usize, layers: usize, hidden: usize, heads: usize
 pub fn tiny_classifier_bert(dir: &Path, layers: usize, hidden: usize, labels: &[&str], seed: u64) {
     let mut config = serde_json::Map::new();
     config.insert("id2label".into(), labels.iter().enumerate().map(|(i, l)| (i.to_string(), serde_json::Value::from(*l))).collect::<serde_json::Map<_, _>>().into());
-    save_tiny_bert(dir, &tiny_config(30522, layers, hidden, 4), (distill_core::model::Head::Classification, labels.len()), config, seed);
+    save_tiny_bert(dir, &tiny_config(30522, layers, hidden, 4), Some((distill_core::model::Head::Classification, labels.len())), config, seed);
 }

@@ -30,7 +30,7 @@ use crate::task::qa::decode::DecodeConfig;
 use crate::task::qa::features::FeatureConfig;
 use crate::train::trainer::TrainConfig;
 use data::{TaskData, resolve_labels, resolve_task};
-use models::{InitialStudent, Teachers, check_pairs};
+use models::{InitialStudent, Teachers, check_joint_teacher, check_pairs};
 use stages::StageRunner;
 
 /// The task a run trains for.
@@ -211,16 +211,19 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
     check_intermediate_prediction(config)?;
     let output = require(&config.output, "--output")?.clone();
     let train_path = require(&config.train, "--train")?.clone();
-    std::fs::create_dir_all(&output).map_err(|e| DistillError::io(&output, e))?;
-    crate::io::write_json_atomic(&output.join("run-config.json"), config)?;
 
     let teachers = Teachers::load(registry, config, device)?;
     let student = InitialStudent::build(registry, config, teachers.main.as_ref(), device)?;
     let (plan, general_plan) = check_pairs(config, &teachers, &student)?;
     let task = resolve_task(config, &student, &teachers);
+    check_joint_teacher(config, task, &teachers)?;
     let labels = resolve_labels(config, task, &teachers, &train_path)?;
     let InitialStudent { spec, model, tokenizer, base_config, copied_layers } = student.with_task_head(task, &labels, config.train_config.seed)?;
     let data = TaskData::load(task, config, &tokenizer, &labels, &train_path)?;
+    // Written only once the models, the pair and the data have passed their checks, so that a
+    // refused run leaves no output behind.
+    std::fs::create_dir_all(&output).map_err(|e| DistillError::io(&output, e))?;
+    crate::io::write_json_atomic(&output.join("run-config.json"), config)?;
     let task_teachers: Vec<TaskModel> = teachers.prediction().map(|t| t.model.clone()).collect();
 
     let runner = StageRunner {

@@ -159,3 +159,22 @@ pub(super) fn check_pairs(config: &RunConfig, teachers: &Teachers, student: &Ini
         .transpose()?;
     Ok((plan, general_plan))
 }
+
+/// A joint stage's prediction term takes the teacher's logits for the task from the forward pass
+/// it makes for the hidden states, so the teacher needs the task's own head: checked here, before
+/// any stage starts, rather than at the stage's first batch.
+pub(super) fn check_joint_teacher(config: &RunConfig, task: Task, teachers: &Teachers) -> Result<()> {
+    let Some(teacher) = teachers.main.as_ref().filter(|_| config.intermediate_prediction_weight > 0.0) else { return Ok(()) };
+    let needed = match task {
+        Task::Qa => Head::QuestionAnswering,
+        Task::Classification => Head::Classification,
+    };
+    match teacher.model.head() {
+        Some(head) if head == needed => Ok(()),
+        other => Err(DistillError::Invalid(format!(
+            "--intermediate-prediction-weight needs the teacher's {needed:?} head for its prediction term, and the teacher {} has {}",
+            config.teacher.as_deref().unwrap_or_default(),
+            other.map_or("no task head".to_string(), |h| format!("a {h:?} head")),
+        ))),
+    }
+}
