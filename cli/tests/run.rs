@@ -241,7 +241,7 @@ fn a_joint_stage_needs_the_teachers_head_for_the_task_and_is_refused_before_writ
         ];
         (distill(&args), output)
     };
-    // Without the prediction term the headless teacher teaches its hidden states well enough.
+    // Without the prediction term a headless teacher is accepted: the hidden states need only its encoder.
     let (out, _) = run(&base, "hidden-only", "0");
     assert!(out.status.success(), "{}", text(&out));
     for (teacher, name, reason) in [(&base, "refused-base", "has no task head"), (&classifier, "refused-classifier", "has a Classification head")] {
