@@ -227,25 +227,32 @@ fn intermediate_prediction_weight_joins_the_task_stage_only() {
 }
 
 #[test]
-fn a_joint_stage_needs_the_teachers_head_for_the_task_and_is_refused_before_writing() {
+fn a_teacher_without_the_tasks_head_is_refused_before_writing_when_its_logits_are_taught() {
     let tmp = tempfile::tempdir().unwrap();
     let (base, classifier) = (tmp.path().join("base"), tmp.path().join("classifier"));
     tiny_base_bert(&base, 2, 32, 4, 4);
     tiny_classifier_bert(&classifier, 2, 32, &["neg", "pos"], 4);
     let train = squad("tiny-v2.0.json");
-    let run = |teacher: &Path, name: &str, weight: &str| -> (Output, std::path::PathBuf) {
+    let run = |strategy: &str, teacher: &Path, name: &str, weight: &str| -> (Output, std::path::PathBuf) {
         let output = tmp.path().join(name);
         let args = [
-            "--strategy", "intermediate", "--task", "qa", "--teacher", teacher.to_str().unwrap(), "--student-layers", "1", "--output", output.to_str().unwrap(),
+            "--strategy", strategy, "--task", "qa", "--teacher", teacher.to_str().unwrap(), "--student-layers", "1", "--output", output.to_str().unwrap(),
             "--train", &train, "--intermediate-epochs", "1", "--max-steps", "1", "--max-seq-len", "64", "--batch-size", "4", "--intermediate-prediction-weight", weight,
         ];
         (distill(&args), output)
     };
     // Without the prediction term a headless teacher is accepted: the hidden states need only its encoder.
-    let (out, _) = run(&base, "hidden-only", "0");
+    let (out, _) = run("intermediate", &base, "hidden-only", "0");
     assert!(out.status.success(), "{}", text(&out));
-    for (teacher, name, reason) in [(&base, "refused-base", "has no task head"), (&classifier, "refused-classifier", "has a Classification head")] {
-        let (out, output) = run(teacher, name, "0.5");
+    // A joint stage's prediction term, and a prediction stage (which a classification head on a
+    // QA run used to reach, panicking on the logits' shapes).
+    let refused = [
+        ("intermediate", &base, "refused-base", "0.5", "has no task head"),
+        ("intermediate", &classifier, "refused-classifier", "0.5", "has a Classification head"),
+        ("prediction", &classifier, "refused-prediction", "0", "has a Classification head"),
+    ];
+    for (strategy, teacher, name, weight, reason) in refused {
+        let (out, output) = run(strategy, teacher, name, weight);
         assert!(!out.status.success() && text(&out).contains(reason) && text(&out).contains("QuestionAnswering"), "{name}: {}", text(&out));
         assert!(!output.exists(), "{name}: a refused run leaves no output");
     }

@@ -30,7 +30,7 @@ use crate::task::qa::decode::DecodeConfig;
 use crate::task::qa::features::FeatureConfig;
 use crate::train::trainer::TrainConfig;
 use data::{TaskData, resolve_labels, resolve_task};
-use models::{InitialStudent, Teachers, check_joint_teacher, check_pairs};
+use models::{InitialStudent, Teachers, check_teacher_heads, check_pairs};
 use stages::StageRunner;
 
 /// The task a run trains for.
@@ -216,7 +216,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
     let student = InitialStudent::build(registry, config, teachers.main.as_ref(), device)?;
     let (plan, general_plan) = check_pairs(config, &teachers, &student)?;
     let task = resolve_task(config, &student, &teachers);
-    check_joint_teacher(config, task, &teachers)?;
+    check_teacher_heads(config, task, &teachers)?;
     let labels = resolve_labels(config, task, &teachers, &train_path)?;
     let InitialStudent { spec, model, tokenizer, base_config, copied_layers } = student.with_task_head(task, &labels, config.train_config.seed)?;
     let data = TaskData::load(task, config, &tokenizer, &labels, &train_path)?;

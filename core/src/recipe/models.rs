@@ -160,21 +160,28 @@ pub(super) fn check_pairs(config: &RunConfig, teachers: &Teachers, student: &Ini
     Ok((plan, general_plan))
 }
 
-/// A joint stage's prediction term takes the teacher's logits for the task from the forward pass
-/// it makes for the hidden states, so the teacher needs the task's own head: checked here, before
-/// any stage starts, rather than at the stage's first batch.
-pub(super) fn check_joint_teacher(config: &RunConfig, task: Task, teachers: &Teachers) -> Result<()> {
-    let Some(teacher) = teachers.main.as_ref().filter(|_| config.intermediate_prediction_weight > 0.0) else { return Ok(()) };
+/// Every stage that learns from the teachers' logits (prediction stages, and a joint stage's
+/// prediction term) reads each teacher's own head for the task, so each prediction teacher needs
+/// that head: checked here, before anything is written, rather than at a stage's first batch,
+/// where a head of another task gives logits of the wrong shape.
+pub(super) fn check_teacher_heads(config: &RunConfig, task: Task, teachers: &Teachers) -> Result<()> {
+    let takes_logits = matches!(config.strategy, Strategy::Prediction | Strategy::Tinybert) || config.intermediate_prediction_weight > 0.0;
+    if !takes_logits {
+        return Ok(());
+    }
     let needed = match task {
         Task::Qa => Head::QuestionAnswering,
         Task::Classification => Head::Classification,
     };
-    match teacher.model.head() {
-        Some(head) if head == needed => Ok(()),
-        other => Err(DistillError::Invalid(format!(
-            "--intermediate-prediction-weight needs the teacher's {needed:?} head for its prediction term, and the teacher {} has {}",
-            config.teacher.as_deref().unwrap_or_default(),
-            other.map_or("no task head".to_string(), |h| format!("a {h:?} head")),
-        ))),
+    let names = config.teacher.iter().chain(config.extra_teachers.iter());
+    for (teacher, name) in teachers.prediction().zip(names) {
+        match teacher.model.head() {
+            Some(head) if head == needed => {}
+            other => {
+                let has = other.map_or("no task head".to_string(), |h| format!("a {h:?} head"));
+                return Err(DistillError::Invalid(format!("the prediction-layer loss needs each teacher's {needed:?} head (task {task:?}), and the teacher {name} has {has}")));
+            }
+        }
     }
+    Ok(())
 }
