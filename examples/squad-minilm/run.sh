@@ -12,7 +12,8 @@
 #              general stage and the attention-score term, and again with that term at 0.1;
 #              C'' the task-intermediate student of C' with its prediction stage on the
 #              augmented data, also at learning rate 3e-4, at T 1 and on six copies; C''' C''s
-#              two stages in one joint stage, also over 2 epochs and with 4 layers; C with its general stage taught by the pre-trained MiniLM, as
+#              two stages in one joint stage, also over 2 epochs, with 4 layers and with the questions
+#              of unlabelled-v2.0.json added; C with its general stage taught by the pre-trained MiniLM, as
 #              TinyBERT does, and the same without its task-intermediate stage)
 # then `distill eval` and `distill bench` of every model on dev-v2.0-small.json and a table in
 # target/squad-minilm/results.md, a check that each model with a record in recorded/ scores
@@ -167,17 +168,26 @@ timed student-c-aug6 $distill "${c_aug_from[@]}" --train "$out/augmented-6.json"
 # prediction term at weight 0.25 is about four times the hidden term at the first update (at 1 it
 # would be fifteen times: 5.9 against 0.38). Against B'' (the prediction term alone) it measures
 # what the hidden term adds.
-joint_c=(--strategy intermediate --teacher "$teacher" --train "$out/augmented.json"
+joint_c=(--strategy intermediate --teacher "$teacher"
   --intermediate-learning-rate 1e-4 --attention-weight 0 --intermediate-prediction-weight 0.25 --temperature 2
   --distill-weight 1 --group-by-length "${common[@]}")
-timed student-c-joint $distill "${joint_c[@]}" --intermediate-epochs 1 --student-layers 3 --output "$out/student-c-joint"
+timed student-c-joint $distill "${joint_c[@]}" --train "$out/augmented.json" --intermediate-epochs 1 --student-layers 3 --output "$out/student-c-joint"
 # C''' over 2 epochs: its one epoch ended still improving (best at its last evaluation), and
 # B'' gained a little from a second pass (29.46 against 29.33).
-timed student-c-joint-2ep $distill "${joint_c[@]}" --intermediate-epochs 2 --student-layers 3 --output "$out/student-c-joint-2ep"
+timed student-c-joint-2ep $distill "${joint_c[@]}" --train "$out/augmented.json" --intermediate-epochs 2 --student-layers 3 --output "$out/student-c-joint-2ep"
 # C''' with 4 layers instead of 3: not a candidate for the targets (4 of 6 layers cannot reach
 # 1.8x the teacher's speed), but a measure of how much of the gap to the teacher is depth, where
 # every 3-layer student has ended at 88-89 % of its F1.
-timed student-c-joint-4layers $distill "${joint_c[@]}" --intermediate-epochs 1 --student-layers 4 --output "$out/student-c-joint-4layers"
+timed student-c-joint-4layers $distill "${joint_c[@]}" --train "$out/augmented.json" --intermediate-epochs 1 --student-layers 4 --output "$out/student-c-joint-4layers"
+# C''' with the 5,915 questions of unlabelled-v2.0.json added to its data: neither the learning
+# rate, the temperature, a second epoch nor six augmented copies moved the 3-layer students, so
+# this asks whether new real questions do (about half of them unanswerable, where the teacher's
+# data has 348 in 12,314). The stage learns from the teacher alone (w 1), which labels them.
+if wanted student-c-joint-unlabelled && [ ! -f "$out/augmented-unlabelled.json" ]; then
+  python3 $here/add_unlabelled.py "$out/augmented.json" "$shared/squad/unlabelled-v2.0.json" "$out/augmented-unlabelled.json"
+fi
+timed student-c-joint-unlabelled $distill "${joint_c[@]}" --train "$out/augmented-unlabelled.json" \
+  --intermediate-epochs 1 --student-layers 3 --output "$out/student-c-joint-unlabelled"
 
 # C as TinyBERT runs it: the general stage learns from the pre-trained MiniLM (--general-teacher),
 # the task stages from the fine-tuned teacher. With the fine-tuned teacher in the general stage
