@@ -2,9 +2,9 @@
 """The augmented training data plus the questions of unlabelled-v2.0.json, as one SQuAD 2.0 file,
 for a distillation stage that learns from the teacher alone (w 1): the teacher labels every
 window, so questions without answers are as good as labelled ones there. unlabelled-v2.0.json
-holds 5,915 real SQuAD 2.0 dev questions (about half of them unanswerable) on 20 articles, none
-of them the two that dev-v2.0-small.json asks about; the teacher's data has 348 unanswerable
-questions in 12,314.
+holds 5,915 real SQuAD 2.0 dev questions on 20 articles with their answers removed (SQuAD 2.0
+dev as a whole is half unanswerable), none of them the two that dev-v2.0-small.json asks about;
+the teacher's data has 348 unanswerable questions in 12,314.
 
     python3 add_unlabelled.py AUGMENTED.json UNLABELLED.json OUT.json
 """

@@ -181,8 +181,8 @@ timed student-c-joint-2ep $distill "${joint_c[@]}" --train "$out/augmented.json"
 timed student-c-joint-4layers $distill "${joint_c[@]}" --train "$out/augmented.json" --intermediate-epochs 1 --student-layers 4 --output "$out/student-c-joint-4layers"
 # C''' with the 5,915 questions of unlabelled-v2.0.json added to its data: neither the learning
 # rate, the temperature, a second epoch nor six augmented copies moved the 3-layer students, so
-# this asks whether new real questions do (about half of them unanswerable, where the teacher's
-# data has 348 in 12,314). The stage learns from the teacher alone (w 1), which labels them.
+# this asks whether new real questions do (SQuAD 2.0 dev questions, half of which are
+# unanswerable across that set, where the teacher's data has 348 in 12,314). The stage learns from the teacher alone (w 1), which labels them.
 if wanted student-c-joint-unlabelled && [ ! -f "$out/augmented-unlabelled.json" ]; then
   python3 $here/add_unlabelled.py "$out/augmented.json" "$shared/squad/unlabelled-v2.0.json" "$out/augmented-unlabelled.json"
 fi
