@@ -461,3 +461,46 @@ fn copy_layers_chooses_the_teacher_layers_a_student_starts_as() {
         assert!(!dir.join("report.json").exists());
     }
 }
+
+#[test]
+fn questions_without_labels_are_refused_before_writing_where_labels_are_read_and_taught_by_the_teacher_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher = tmp.path().join("teacher");
+    tiny_qa_bert(&teacher, 2, 32, 4, 4);
+    // One labelled question and one as unlabelled-v2.0.json has them: no answers, no is_impossible.
+    let unlabelled = tmp.path().join("with-unlabelled.json");
+    let squad_json = r#"{"version": "v2.0", "data": [{"title": "t", "paragraphs": [{"context": "My name is Carla and I live in Berlin.", "qas": [
+        {"id": "labelled-1", "question": "Who lives in Berlin?", "answers": [{"text": "Carla", "answer_start": 11}], "is_impossible": false},
+        {"id": "unlabelled-1", "question": "Where does Carla live?", "answers": []}]}]}]}"#;
+    std::fs::write(&unlabelled, squad_json).unwrap();
+    let (file, labelled) = (unlabelled.to_str().unwrap(), squad("tiny-v2.0.json"));
+    let run = |name: &str, extra: &[&str]| -> (Output, std::path::PathBuf) {
+        let output = tmp.path().join(name);
+        let mut args = vec!["--teacher", teacher.to_str().unwrap(), "--student-layers", "1", "--output", output.to_str().unwrap(), "--max-steps", "1", "--epochs", "1", "--intermediate-epochs", "1", "--max-seq-len", "64", "--batch-size", "4"];
+        args.extend_from_slice(extra);
+        (distill(&args), output)
+    };
+    let refused: [(&str, Vec<&str>); 4] = [
+        ("finetune", vec!["--strategy", "finetune", "--train", file]),
+        ("prediction-w0.5", vec!["--strategy", "prediction", "--train", file, "--distill-weight", "0.5"]),
+        ("joint-w0.5", vec!["--strategy", "intermediate", "--train", file, "--intermediate-prediction-weight", "0.5", "--distill-weight", "0.5"]),
+        ("recipe-intermediate-train", vec!["--strategy", "tinybert", "--train", &labelled, "--intermediate-train", file, "--intermediate-prediction-weight", "0.5", "--distill-weight", "0.5"]),
+    ];
+    for (name, extra) in refused {
+        let (out, output) = run(name, &extra);
+        let message = text(&out);
+        let named = message.contains("with-unlabelled.json") && message.contains("question unlabelled-1") && message.contains("1 questions have no answers");
+        assert!(!out.status.success() && named, "{name}: {message}");
+        assert!(!output.exists(), "{name}: a refused run leaves no output");
+    }
+    // Where the teacher labels every window (w 1), or nothing reads labels, the same file trains.
+    for (name, extra) in [
+        ("prediction-w1", vec!["--strategy", "prediction", "--train", file, "--distill-weight", "1"]),
+        ("joint-w1", vec!["--strategy", "intermediate", "--train", file, "--intermediate-prediction-weight", "0.5", "--distill-weight", "1"]),
+        ("hidden-only", vec!["--strategy", "intermediate", "--train", file]),
+    ] {
+        let (out, output) = run(name, &extra);
+        assert!(out.status.success(), "{name}: {}", text(&out));
+        assert!(output.join("student").join("model.safetensors").exists(), "{name}");
+    }
+}

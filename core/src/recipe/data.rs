@@ -9,6 +9,7 @@ use crate::data::squad::SquadFile;
 use crate::error::{DistillError, Result};
 use crate::model::Head;
 use crate::pretrained::labels_from_config;
+use crate::strategy::Strategy;
 use crate::task::qa::features::{QaExample, build_features};
 use crate::tokenizer::TextTokenizer;
 use crate::train::evaluate::{ClassificationEvaluator, Evaluator, QaEvaluator};
@@ -62,13 +63,65 @@ pub(super) fn raw_texts(path: &Path) -> Result<Vec<String>> {
     Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
 }
 
-/// The training examples of a task file.
-pub(super) fn task_examples(task: Task, path: &Path, config: &RunConfig, tokenizer: &TextTokenizer, labels: &[String]) -> Result<Vec<TrainExample>> {
+/// Whether the stages on `--train` read its gold labels: fine-tuning does (also a prediction
+/// stage without a teacher), and so does a prediction term (a prediction stage, or a joint
+/// intermediate stage) below w 1.
+pub(super) fn train_reads_labels(config: &RunConfig) -> bool {
+    let below_one = config.prediction.weight < 1.0 || config.teacher.is_none();
+    match config.strategy {
+        Strategy::Finetune => true,
+        Strategy::Prediction | Strategy::Tinybert => below_one,
+        Strategy::Intermediate => intermediate_reads_labels(config),
+    }
+}
+
+/// Whether the task-intermediate stage reads gold labels: only as a joint stage below w 1.
+pub(super) fn intermediate_reads_labels(config: &RunConfig) -> bool {
+    config.intermediate_prediction_weight > 0.0 && config.prediction.weight < 1.0
+}
+
+/// Refuses a question that carries no label (no answers in the file, and not marked
+/// `is_impossible`, as in `unlabelled-v2.0.json`) where the labels are read: it would silently
+/// train as "no answer". A question whose answers were all skipped as not matching their context
+/// is not counted: reading has reported it already.
+fn refuse_unlabelled(path: &Path, squad: &SquadFile, skipped: &[(String, String)]) -> Result<()> {
+    let unlabelled: Vec<&str> = squad
+        .questions()
+        .filter(|(_, q)| q.answers.is_empty() && !q.is_impossible && !skipped.iter().any(|(id, _)| *id == q.id))
+        .map(|(_, q)| q.id.as_str())
+        .collect();
+    let Some(first) = unlabelled.first() else { return Ok(()) };
+    Err(DistillError::input(
+        path.display().to_string(),
+        format!("question {first}"),
+        format!(
+            "{} questions have no answers and are not marked is_impossible, and this run learns from labels; \
+             mark the unanswerable ones \"is_impossible\": true, or learn from the teacher alone (--distill-weight 1)",
+            unlabelled.len()
+        ),
+    ))
+}
+
+/// Refuses, before anything is written, an `--intermediate-train` file with unlabelled questions
+/// where the recipe's task-intermediate stage reads labels (that stage reads its file only when
+/// it starts, after the general stage).
+pub(super) fn check_intermediate_labels(task: Task, config: &RunConfig) -> Result<()> {
+    let reads = config.strategy == Strategy::Tinybert && intermediate_reads_labels(config);
+    let (Task::Qa, Some(path), true) = (task, &config.intermediate_train, reads) else { return Ok(()) };
+    let (squad, report) = SquadFile::read(path, config.strict)?;
+    refuse_unlabelled(path, &squad, &report.skipped_answers)
+}
+
+/// The training examples of a task file; `reads_labels`: whether the stage learns from its gold labels.
+pub(super) fn task_examples(task: Task, path: &Path, config: &RunConfig, tokenizer: &TextTokenizer, labels: &[String], reads_labels: bool) -> Result<Vec<TrainExample>> {
     match task {
         Task::Qa => {
             let (squad, report) = SquadFile::read(path, config.strict)?;
             if !report.skipped_answers.is_empty() {
                 eprintln!("{}: skipped {} answers that do not match their context (first: {} {})", path.display(), report.skipped_answers.len(), report.skipped_answers[0].0, report.skipped_answers[0].1);
+            }
+            if reads_labels {
+                refuse_unlabelled(path, &squad, &report.skipped_answers)?;
             }
             let examples = QaExample::from_squad(&squad);
             let features = build_features(&examples, tokenizer, &config.features)?;
@@ -86,12 +139,12 @@ pub(super) struct TaskData {
 
 impl TaskData {
     pub fn load(task: Task, config: &RunConfig, tokenizer: &TextTokenizer, labels: &[String], train: &Path) -> Result<Self> {
-        let examples = task_examples(task, train, config, tokenizer, labels)?;
+        let examples = task_examples(task, train, config, tokenizer, labels, train_reads_labels(config))?;
         let evaluator: Option<Box<dyn Evaluator>> = match (&config.dev, task) {
             (None, _) => None,
             (Some(dev), Task::Qa) => Some(Box::new(QaEvaluator::new(dev, tokenizer, &config.features, config.decode, config.eval_batch_size)?)),
             (Some(dev), Task::Classification) => Some(Box::new(ClassificationEvaluator {
-                examples: task_examples(task, dev, config, tokenizer, labels)?,
+                examples: task_examples(task, dev, config, tokenizer, labels, false)?,
                 num_labels: labels.len(),
                 pad_id: tokenizer.pad_id(),
                 batch_size: config.eval_batch_size,

@@ -29,7 +29,7 @@ use crate::strategy::prediction::PredictionConfig;
 use crate::task::qa::decode::DecodeConfig;
 use crate::task::qa::features::FeatureConfig;
 use crate::train::trainer::TrainConfig;
-use data::{TaskData, resolve_labels, resolve_task};
+use data::{TaskData, check_intermediate_labels, resolve_labels, resolve_task};
 use models::{InitialStudent, Teachers, check_teacher_heads, check_pairs};
 use stages::StageRunner;
 
@@ -220,6 +220,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
     let labels = resolve_labels(config, task, &teachers, &train_path)?;
     let InitialStudent { spec, model, tokenizer, base_config, copied_layers } = student.with_task_head(task, &labels, config.train_config.seed)?;
     let data = TaskData::load(task, config, &tokenizer, &labels, &train_path)?;
+    check_intermediate_labels(task, config)?;
     // Written only once the models, the pair and the data have passed their checks, so that a
     // refused run leaves no output behind.
     std::fs::create_dir_all(&output).map_err(|e| DistillError::io(&output, e))?;
