@@ -493,9 +493,11 @@ fn questions_without_labels_are_refused_before_writing_where_labels_are_read_and
         assert!(!out.status.success() && named, "{name}: {message}");
         assert!(!output.exists(), "{name}: a refused run leaves no output");
     }
-    // Where the teacher labels every window (w 1), or nothing reads labels, the same file trains.
+    // Where the teacher labels every window (w 1), or nothing reads labels (the hidden states
+    // alone; a recipe started after its task-intermediate stage), the same file trains.
     for (name, extra) in [
         ("prediction-w1", vec!["--strategy", "prediction", "--train", file, "--distill-weight", "1"]),
+        ("recipe-from-stage-3", vec!["--strategy", "tinybert", "--start-stage", "3", "--train", &labelled, "--intermediate-train", file, "--intermediate-prediction-weight", "0.5", "--distill-weight", "0.5"]),
         ("joint-w1", vec!["--strategy", "intermediate", "--train", file, "--intermediate-prediction-weight", "0.5", "--distill-weight", "1"]),
         ("hidden-only", vec!["--strategy", "intermediate", "--train", file]),
     ] {

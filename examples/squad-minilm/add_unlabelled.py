@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-HELD_OUT = {"Normans", "Computational_complexity_theory"}
+from prepare_data import HELD_OUT
 
 
 def main():

@@ -63,22 +63,13 @@ pub(super) fn raw_texts(path: &Path) -> Result<Vec<String>> {
     Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
 }
 
-/// Whether the stages on `--train` read its gold labels: fine-tuning does (also a prediction
-/// stage without a teacher), and so does a prediction term (a prediction stage, or a joint
-/// intermediate stage) below w 1.
-pub(super) fn train_reads_labels(config: &RunConfig) -> bool {
-    let below_one = config.prediction.weight < 1.0 || config.teacher.is_none();
-    match config.strategy {
-        Strategy::Finetune => true,
-        Strategy::Prediction | Strategy::Tinybert => below_one,
-        Strategy::Intermediate => intermediate_reads_labels(config),
-    }
+/// Whether the stages on `--train` read its gold labels: fine-tuning does, and so does a
+/// prediction term (a prediction stage, or a joint stage) unless the teacher alone teaches it (w 1).
+fn train_reads_labels(config: &RunConfig) -> bool {
+    let teacher_only = config.prediction.weight >= 1.0 && config.teacher.is_some();
+    config.strategy == Strategy::Finetune || (super::learns_from_teacher_logits(config) && !teacher_only)
 }
 
-/// Whether the task-intermediate stage reads gold labels: only as a joint stage below w 1.
-pub(super) fn intermediate_reads_labels(config: &RunConfig) -> bool {
-    config.intermediate_prediction_weight > 0.0 && config.prediction.weight < 1.0
-}
 
 /// Refuses a question that carries no label (no answers in the file, and not marked
 /// `is_impossible`, as in `unlabelled-v2.0.json`) where the labels are read: it would silently
@@ -103,10 +94,12 @@ fn refuse_unlabelled(path: &Path, squad: &SquadFile, skipped: &[(String, String)
 }
 
 /// Refuses, before anything is written, an `--intermediate-train` file with unlabelled questions
-/// where the recipe's task-intermediate stage reads labels (that stage reads its file only when
-/// it starts, after the general stage).
+/// where the recipe's task-intermediate stage (stage 2) runs as a joint stage below w 1, which
+/// reads labels; that stage reads its file only when it starts, after the general stage, and
+/// leaves the check to this one.
 pub(super) fn check_intermediate_labels(task: Task, config: &RunConfig) -> Result<()> {
-    let reads = config.strategy == Strategy::Tinybert && intermediate_reads_labels(config);
+    let joint_with_labels = config.intermediate_prediction_weight > 0.0 && config.prediction.weight < 1.0;
+    let reads = config.strategy == Strategy::Tinybert && config.start_stage.unwrap_or(1) <= 2 && joint_with_labels;
     let (Task::Qa, Some(path), true) = (task, &config.intermediate_train, reads) else { return Ok(()) };
     let (squad, report) = SquadFile::read(path, config.strict)?;
     refuse_unlabelled(path, &squad, &report.skipped_answers)

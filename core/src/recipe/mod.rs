@@ -203,6 +203,12 @@ fn check_intermediate_prediction(config: &RunConfig) -> Result<()> {
     Ok(())
 }
 
+/// Whether a stage of the run learns from the teachers' logits: a prediction stage, or a joint
+/// stage's prediction term.
+fn learns_from_teacher_logits(config: &RunConfig) -> bool {
+    matches!(config.strategy, Strategy::Prediction | Strategy::Tinybert) || config.intermediate_prediction_weight > 0.0
+}
+
 /// Runs a whole distillation (or fine-tuning) as configured.
 pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<RunReport> {
     check_plugins(registry, config)?;

@@ -165,8 +165,7 @@ pub(super) fn check_pairs(config: &RunConfig, teachers: &Teachers, student: &Ini
 /// that head: checked here, before anything is written, rather than at a stage's first batch,
 /// where a head of another task gives logits of the wrong shape.
 pub(super) fn check_teacher_heads(config: &RunConfig, task: Task, teachers: &Teachers) -> Result<()> {
-    let takes_logits = matches!(config.strategy, Strategy::Prediction | Strategy::Tinybert) || config.intermediate_prediction_weight > 0.0;
-    if !takes_logits {
+    if !super::learns_from_teacher_logits(config) {
         return Ok(());
     }
     let needed = match task {

@@ -9,7 +9,7 @@ use burn::tensor::Device;
 use serde_json::{Map, Value, json};
 
 use super::RunConfig;
-use super::data::{TaskData, intermediate_reads_labels, raw_texts, task_examples};
+use super::data::{TaskData, raw_texts, task_examples};
 use super::models::Teachers;
 use crate::error::{DistillError, Result};
 use crate::model::TaskModel;
@@ -129,7 +129,8 @@ impl StageRunner<'_> {
             }
             "task-intermediate" if config.intermediate_train.is_some() => {
                 let path = config.intermediate_train.as_ref().expect("checked");
-                Cow::Owned(task_examples(self.task, path, config, self.tokenizer, self.labels, intermediate_reads_labels(config))?)
+                // Its labels were checked before anything was written (check_intermediate_labels).
+                Cow::Owned(task_examples(self.task, path, config, self.tokenizer, self.labels, false)?)
             }
             _ => Cow::Borrowed(&self.data.examples),
         })
