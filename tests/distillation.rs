@@ -114,7 +114,7 @@ fn classifier_weights(model: &TaskModel) -> Vec<f32> {
 /// The last metrics line of a stage trained into `dir`.
 fn last_metrics(dir: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
-    serde_json::from_str(text.lines().filter(|l| l.contains("\"loss\"")).last().unwrap()).unwrap()
+    serde_json::from_str(text.lines().rfind(|l| l.contains("\"loss\"")).unwrap()).unwrap()
 }
 
 #[test]

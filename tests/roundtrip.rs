@@ -1,6 +1,6 @@
 //! Saving back to Hugging Face layout: reloading in Rust gives identical outputs, and Python
 //! transformers loads the saved models (with the class config.json names) and reproduces the
-//! reference activations.
+//! reference activations, and those of a student with narrowed feed-forward blocks.
 
 use std::process::Command;
 
@@ -8,6 +8,8 @@ use distill_core::forward::forward_tensors;
 use distill_core::inputs::TokenBatch;
 use distill_core::pretrained::Pretrained;
 use distill_core::registry::Registry;
+use distill_core::strategy::student_init::prune_feed_forward;
+use distill_core::weights::write_safetensors;
 use distill_tests::{fixture, max_abs_diff, read_tensors, repo_root};
 
 const FIXTURES: [&str; 6] = ["bert", "bert-qa", "bert-cls", "bert-mlm", "roberta-cls", "distilbert-qa"];
@@ -38,6 +40,22 @@ fn saved_models_reload_identically_and_load_in_transformers() {
         python_args.push(saved_dir);
         python_args.push(fixture(name));
     }
+    // A student whose feed-forward blocks were narrowed (--student-intermediate-size) is a plain
+    // checkpoint of a smaller intermediate_size: transformers must compute what distill does.
+    let original = Pretrained::load(fixture("bert-qa").to_str().unwrap(), None, &registry, &device).unwrap();
+    let narrowed = Pretrained { model: prune_feed_forward(original.model.clone(), 18).unwrap(), ..original };
+    let saved_dir = out.path().join("bert-qa-narrowed");
+    narrowed.save(&saved_dir).unwrap();
+    let reference_dir = out.path().join("bert-qa-narrowed-reference");
+    std::fs::create_dir_all(&reference_dir).unwrap();
+    std::fs::copy(fixture("bert-qa").join("inputs.json"), reference_dir.join("inputs.json")).unwrap();
+    let input: serde_json::Value = distill_core::io::read_json(&reference_dir.join("inputs.json")).unwrap();
+    let batch = TokenBatch::from_json(&input, None, 512, "inputs.json").unwrap();
+    write_safetensors(&reference_dir.join("reference.safetensors"), &forward_tensors(&narrowed.model, &batch), None).unwrap();
+    let config: serde_json::Value = distill_core::io::read_json(&saved_dir.join("config.json")).unwrap();
+    assert_eq!(config["intermediate_size"], 18);
+    python_args.push(saved_dir);
+    python_args.push(reference_dir);
     let output = Command::new("python3")
         .arg(repo_root().join("scripts").join("check_transformers_load.py"))
         .args(&python_args)
@@ -50,5 +68,5 @@ fn saved_models_reload_identically_and_load_in_transformers() {
         "transformers could not load the saved models or their outputs differ:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(stdout.lines().filter(|l| l.contains("max |diff|")).count(), FIXTURES.len());
+    assert_eq!(stdout.lines().filter(|l| l.contains("max |diff|")).count(), FIXTURES.len() + 1);
 }

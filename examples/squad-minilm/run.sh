@@ -179,6 +179,12 @@ timed student-c-joint-2ep $distill "${joint_c[@]}" --train "$out/augmented.json"
 # 1.8x the teacher's speed), but a measure of how much of the gap to the teacher is depth, where
 # every 3-layer student has ended at 88-89 % of its F1.
 timed student-c-joint-4layers $distill "${joint_c[@]}" --train "$out/augmented.json" --intermediate-epochs 1 --student-layers 4 --output "$out/student-c-joint-4layers"
+# The same 4 layers with each feed-forward block narrowed to the 512 of its 1,536 inner neurons
+# of the largest weights (--student-intermediate-size): on this CPU attention is most of a
+# layer's time, so 4 narrow layers cost about what 3 full ones do (a bench of such a copy before
+# training: 1.92x, paired 1.98x), and the question is how much of the fourth layer's F1 they keep.
+timed student-c-joint-4layers-ffn512 $distill "${joint_c[@]}" --train "$out/augmented.json" --intermediate-epochs 1 --student-layers 4 \
+  --student-intermediate-size 512 --output "$out/student-c-joint-4layers-ffn512"
 # C''' with the 5,915 questions of unlabelled-v2.0.json added to its data: neither the learning
 # rate, the temperature, a second epoch nor six augmented copies moved the 3-layer students, so
 # this asks whether new real questions do (SQuAD 2.0 dev questions, half of which are

@@ -67,6 +67,11 @@ pub struct Args {
     /// Build the student at random in the student plugin's shape even when widths match.
     #[arg(long)]
     random_student: bool,
+    /// Feed-forward width of the student: one copied from the teacher (or given by --student)
+    /// keeps that many of each layer's inner neurons, those of the largest weights; a random
+    /// one is built that wide [default: unchanged].
+    #[arg(long, value_name = "N")]
+    student_intermediate_size: Option<usize>,
     /// Training data: SQuAD JSON (qa) or TSV/CSV/JSON lines with text, text_pair, label.
     #[arg(long, value_name = "FILE")]
     train: Option<PathBuf>,
@@ -234,6 +239,7 @@ impl Args {
         c.student_layers = self.student_layers.or(c.student_layers);
         c.copy_layers = self.copy_layers.or(c.copy_layers);
         c.random_student |= self.random_student;
+        c.student_intermediate_size = self.student_intermediate_size.or(c.student_intermediate_size);
         c.train = self.train.or(c.train);
         c.dev = self.dev.or(c.dev);
         c.general_train = self.general_train.or(c.general_train);

@@ -66,6 +66,10 @@ pub struct RunConfig {
     pub copy_layers: Option<Vec<usize>>,
     /// Build the student at random in the student plugin's default shape, even if widths match.
     pub random_student: bool,
+    /// Feed-forward width of the student: a student copied from the teacher (or given by
+    /// `student`) keeps that many of each layer's inner neurons, the heaviest
+    /// (`strategy::student_init::prune_feed_forward`); a random one is built that wide.
+    pub student_intermediate_size: Option<usize>,
     pub train: Option<PathBuf>,
     pub dev: Option<PathBuf>,
     /// Raw text for the general stage of the TinyBERT recipe (SQuAD JSON or text lines).
@@ -113,6 +117,7 @@ impl Default for RunConfig {
             student_layers: None,
             copy_layers: None,
             random_student: false,
+            student_intermediate_size: None,
             train: None,
             dev: None,
             general_train: None,

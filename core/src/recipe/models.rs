@@ -12,7 +12,7 @@ use crate::pretrained::{Pretrained, labels_from_config};
 use crate::registry::{ArchitectureSpec, Registry, StudentShape};
 use crate::strategy::Strategy;
 use crate::strategy::compat::{Candidate, CheckpointFacts, PairPlan, check_pair};
-use crate::strategy::student_init::{copied_layers as copied_layers_by_default, from_teacher_layers, random_student};
+use crate::strategy::student_init::{copied_layers as copied_layers_by_default, from_teacher_layers, prune_feed_forward, random_student};
 use crate::tokenizer::TextTokenizer;
 
 /// The teachers of a run, loaded.
@@ -79,6 +79,11 @@ impl InitialStudent {
             }
             (None, None) => return Err(DistillError::Invalid("give --student or --teacher".into())),
         };
+        // Narrowed from a copied or given student; a random one is already built that wide.
+        let model = match config.student_intermediate_size {
+            Some(size) => prune_feed_forward(model, size)?,
+            None => model,
+        };
         let tokenizer = tokenizer.ok_or_else(|| DistillError::Invalid("neither the student nor the teacher has a tokenizer".into()))?;
         Ok(Self { spec, model, tokenizer, base_config, copied_layers })
     }
@@ -124,7 +129,11 @@ fn from_teacher(spec: &ArchitectureSpec, config: &RunConfig, teacher: &Pretraine
     let model = match &layers {
         Some(layers) => from_teacher_layers(&teacher.model, layers)?,
         None => {
-            let shape = StudentShape { num_layers: config.student_layers.unwrap_or(shape.num_layers), ..shape };
+            let shape = StudentShape {
+                num_layers: config.student_layers.unwrap_or(shape.num_layers),
+                intermediate_size: config.student_intermediate_size.unwrap_or(shape.intermediate_size),
+                ..shape
+            };
             let head = teacher.model.head().map(|h| (h, teacher.model.classifier.as_ref().map_or(2, |c| c.num_labels())));
             random_student(spec, &teacher.config, Some(shape), head, config.train_config.seed, device)?
         }
