@@ -101,6 +101,12 @@ pub fn random_student(spec: &ArchitectureSpec, teacher: &EncoderConfig, shape: O
 
 #[cfg(test)]
 mod tests {
+    use burn::module::Param;
+    use burn::tensor::{Tensor, TensorData};
+
+    use crate::inputs::TokenBatch;
+    use crate::model::{Activation, EncoderConfig, Head, HeadLayout, Keep, PoolerActivation, PositionScheme, TaskModel, init_random, to_host};
+
     #[test]
     fn every_other_layer() {
         assert_eq!(super::copied_layers(3, 6).unwrap(), [1, 3, 5]);
@@ -110,12 +116,6 @@ mod tests {
         assert!(super::copied_layers(0, 6).is_err());
         assert!(super::copied_layers(7, 6).is_err());
     }
-
-    use burn::module::Param;
-    use burn::tensor::{Tensor, TensorData};
-
-    use crate::inputs::TokenBatch;
-    use crate::model::{Activation, EncoderConfig, Head, HeadLayout, Keep, PoolerActivation, PositionScheme, TaskModel, init_random, to_host};
 
     fn small_model() -> TaskModel {
         let config = EncoderConfig {
