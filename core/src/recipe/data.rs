@@ -63,13 +63,17 @@ pub(super) fn raw_texts(path: &Path) -> Result<Vec<String>> {
     Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
 }
 
-/// Whether the stages on `--train` read its gold labels: fine-tuning does, and so does a
-/// prediction term (a prediction stage, or a joint stage) unless the teacher alone teaches it (w 1).
-fn train_reads_labels(config: &RunConfig) -> bool {
-    let teacher_only = config.prediction.weight >= 1.0 && config.teacher.is_some();
-    config.strategy == Strategy::Finetune || (super::learns_from_teacher_logits(config) && !teacher_only)
+/// Whether a prediction term (a prediction stage, or a joint stage's) reads the gold labels: it
+/// does unless the teacher alone teaches it (w 1).
+fn prediction_reads_labels(config: &RunConfig) -> bool {
+    !(config.prediction.weight >= 1.0 && config.teacher.is_some())
 }
 
+/// Whether the stages on `--train` read its gold labels: fine-tuning does, and so does a
+/// prediction term that reads them.
+fn train_reads_labels(config: &RunConfig) -> bool {
+    config.strategy == Strategy::Finetune || (super::learns_from_teacher_logits(config) && prediction_reads_labels(config))
+}
 
 /// Refuses a question that carries no label (no answers in the file, and not marked
 /// `is_impossible`, as in `unlabelled-v2.0.json`) where the labels are read: it would silently
@@ -98,7 +102,7 @@ fn refuse_unlabelled(path: &Path, squad: &SquadFile, skipped: &[(String, String)
 /// reads labels; that stage reads its file only when it starts, after the general stage, and
 /// leaves the check to this one.
 pub(super) fn check_intermediate_labels(task: Task, config: &RunConfig) -> Result<()> {
-    let joint_with_labels = config.intermediate_prediction_weight > 0.0 && config.prediction.weight < 1.0;
+    let joint_with_labels = config.intermediate_prediction_weight > 0.0 && prediction_reads_labels(config);
     let reads = config.strategy == Strategy::Tinybert && config.start_stage.unwrap_or(1) <= 2 && joint_with_labels;
     let (Task::Qa, Some(path), true) = (task, &config.intermediate_train, reads) else { return Ok(()) };
     let (squad, report) = SquadFile::read(path, config.strict)?;
