@@ -446,30 +446,41 @@ fn copy_layers_chooses_the_teacher_layers_a_student_starts_as() {
     assert!(layer_tensors > 0 && student_weights.len() < teacher_weights.len());
 
     // --student-intermediate-size narrows each copied layer's feed-forward block: the student's
-    // inner neurons are some of its teacher layer's, in the teacher's order, with their weights.
-    let (out, narrowed) = run("narrowed", &["--copy-layers", "2,3", "--student-intermediate-size", "20"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let config: serde_json::Value = distill_core::io::read_json(&narrowed.join("student/config.json")).unwrap();
-    assert_eq!(config["intermediate_size"], 20);
-    let narrowed_weights = distill_tests::read_tensors(&narrowed.join("student/model.safetensors"));
+    // inner neurons are some of its teacher layer's, in the teacher's order, with their weights,
+    // whether ranked by weight or by activations on the training windows.
     let tensor = |weights: &std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)>, layer: usize, suffix: &str| {
         weights.iter().find(|(n, _)| n.ends_with(&format!("encoder.layer.{layer}.{suffix}"))).map(|(_, t)| t.clone()).unwrap()
     };
-    for (student_layer, teacher_layer) in [(0, 1), (1, 2)] {
-        let (shape, rows) = tensor(&narrowed_weights, student_layer, "intermediate.dense.weight");
-        let (_, teacher_rows) = tensor(&teacher_weights, teacher_layer, "intermediate.dense.weight");
-        assert_eq!(shape, [20, 32]);
-        // Each student row found among the teacher's, at increasing indices.
-        let kept: Vec<usize> = rows.chunks(32).map(|r| teacher_rows.chunks(32).position(|t| t == r).expect("a teacher row")).collect();
-        assert!(kept.windows(2).all(|w| w[0] < w[1]), "{kept:?}");
-        let (shape, columns) = tensor(&narrowed_weights, student_layer, "output.dense.weight");
-        let (_, teacher_columns) = tensor(&teacher_weights, teacher_layer, "output.dense.weight");
-        assert_eq!(shape, [32, 20]);
-        for (k, &j) in kept.iter().enumerate() {
-            assert!((0..32).all(|o| columns[o * 20 + k] == teacher_columns[o * 64 + j]), "output column {k} is not the teacher's {j}");
+    let kept_neurons = |narrowed: &Path| -> Vec<Vec<usize>> {
+        let config: serde_json::Value = distill_core::io::read_json(&narrowed.join("student/config.json")).unwrap();
+        assert_eq!(config["intermediate_size"], 20);
+        let narrowed_weights = distill_tests::read_tensors(&narrowed.join("student/model.safetensors"));
+        let mut kept_per_layer = Vec::new();
+        for (student_layer, teacher_layer) in [(0, 1), (1, 2)] {
+            let (shape, rows) = tensor(&narrowed_weights, student_layer, "intermediate.dense.weight");
+            let (_, teacher_rows) = tensor(&teacher_weights, teacher_layer, "intermediate.dense.weight");
+            assert_eq!(shape, [20, 32]);
+            // Each student row found among the teacher's, at increasing indices.
+            let kept: Vec<usize> = rows.chunks(32).map(|r| teacher_rows.chunks(32).position(|t| t == r).expect("a teacher row")).collect();
+            assert!(kept.windows(2).all(|w| w[0] < w[1]), "{kept:?}");
+            let (shape, columns) = tensor(&narrowed_weights, student_layer, "output.dense.weight");
+            let (_, teacher_columns) = tensor(&teacher_weights, teacher_layer, "output.dense.weight");
+            assert_eq!(shape, [32, 20]);
+            for (k, &j) in kept.iter().enumerate() {
+                assert!((0..32).all(|o| columns[o * 20 + k] == teacher_columns[o * 64 + j]), "output column {k} is not the teacher's {j}");
+            }
+            assert_eq!(tensor(&narrowed_weights, student_layer, "attention.self.query.weight"), tensor(&teacher_weights, teacher_layer, "attention.self.query.weight"));
+            kept_per_layer.push(kept);
         }
-        assert_eq!(tensor(&narrowed_weights, student_layer, "attention.self.query.weight"), tensor(&teacher_weights, teacher_layer, "attention.self.query.weight"));
-    }
+        kept_per_layer
+    };
+    let (out, narrowed) = run("narrowed", &["--copy-layers", "2,3", "--student-intermediate-size", "20"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("keeps 20 of its 64 neurons, ranked by weight"), "{}", text(&out));
+    let (out, by_activations) = run("narrowed-by-activations", &["--copy-layers", "2,3", "--student-intermediate-size", "20", "--neuron-importance", "activations"]);
+    assert!(out.status.success() && text(&out).contains("keeps 20 of its 64 neurons, ranked by activations on"), "{}", text(&out));
+    // The two rankings are different measures, and on this random teacher they pick differently.
+    assert_ne!(kept_neurons(&narrowed), kept_neurons(&by_activations));
 
     // Without it, half the teacher's layers from the first: 3 -> 1 copies layer 1.
     let (out, default) = run("default", &[]);
@@ -482,6 +493,8 @@ fn copy_layers_chooses_the_teacher_layers_a_student_starts_as() {
         (&["--copy-layers", "1,2", "--student-layers", "3"][..], "student_layers is 3 but copy_layers names 2 layers"),
         (&["--copy-layers", "1", "--random-student"][..], "leave out --student and --random-student"),
         (&["--student-intermediate-size", "65"][..], "student_intermediate_size 65: expected 1..=64"),
+        (&["--neuron-importance", "activations"][..], "neuron_importance ranks the neurons student_intermediate_size keeps, and that is not set"),
+        (&["--student-intermediate-size", "20", "--neuron-importance", "gradients"][..], "unknown neuron importance \"gradients\": expected weights or activations"),
     ] {
         let (out, dir) = run("refused", extra);
         assert!(!out.status.success() && text(&out).contains(message), "{extra:?}: {}", text(&out));

@@ -8,6 +8,7 @@ use distill_core::recipe::{RunConfig, Task, run as run_recipe};
 use distill_core::strategy::Strategy;
 use distill_core::strategy::mapping::LayerMapping;
 use distill_core::strategy::prediction::KdLoss;
+use distill_core::strategy::student_init::NeuronImportance;
 
 fn strategy(s: &str) -> Result<Strategy, String> {
     Strategy::parse(s).ok_or_else(|| format!("unknown strategy {s:?}: expected finetune, prediction, intermediate or tinybert"))
@@ -72,6 +73,11 @@ pub struct Args {
     /// one is built that wide [default: unchanged].
     #[arg(long, value_name = "N")]
     student_intermediate_size: Option<usize>,
+    /// How --student-intermediate-size picks the neurons: "weights" (input and output weight
+    /// norms) or "activations" (what each adds to its layer's output on 512 training windows)
+    /// [default: weights].
+    #[arg(long, value_name = "HOW", value_parser = |s: &str| s.parse::<NeuronImportance>())]
+    neuron_importance: Option<NeuronImportance>,
     /// Training data: SQuAD JSON (qa) or TSV/CSV/JSON lines with text, text_pair, label.
     #[arg(long, value_name = "FILE")]
     train: Option<PathBuf>,
@@ -240,6 +246,7 @@ impl Args {
         c.copy_layers = self.copy_layers.or(c.copy_layers);
         c.random_student |= self.random_student;
         c.student_intermediate_size = self.student_intermediate_size.or(c.student_intermediate_size);
+        set!(c.neuron_importance, self.neuron_importance);
         c.train = self.train.or(c.train);
         c.dev = self.dev.or(c.dev);
         c.general_train = self.general_train.or(c.general_train);

@@ -37,10 +37,20 @@ impl EncoderOutput {
 }
 
 impl EncoderLayer {
-    fn feed_forward(&self, attended: Tensor<3>) -> Tensor<3> {
-        let inner = activate(self.activation, self.ffn_in.forward(attended.clone()));
+    /// The feed-forward block's inner activations, `[batch, seq, intermediate_size]`.
+    pub fn feed_forward_inner(&self, attended: Tensor<3>) -> Tensor<3> {
+        activate(self.activation, self.ffn_in.forward(attended))
+    }
+
+    /// The feed-forward block's output from its inner activations: down-projection and post-LN
+    /// residual over the attention block's output.
+    pub fn feed_forward_output(&self, inner: Tensor<3>, attended: Tensor<3>) -> Tensor<3> {
         let out = dropout(&self.dropout, self.ffn_out.forward(inner));
         self.ffn_layer_norm.forward(out + attended)
+    }
+
+    fn feed_forward(&self, attended: Tensor<3>) -> Tensor<3> {
+        self.feed_forward_output(self.feed_forward_inner(attended.clone()), attended)
     }
 
     fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> (Tensor<3>, Tensor<4>, Tensor<4>) {

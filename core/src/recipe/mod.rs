@@ -26,6 +26,7 @@ use crate::strategy::compat::{Candidate, PairOptions, PairPlan, check_pair};
 use crate::strategy::intermediate::IntermediateConfig;
 use crate::strategy::mapping::LayerMapping;
 use crate::strategy::prediction::PredictionConfig;
+use crate::strategy::student_init::NeuronImportance;
 use crate::task::qa::decode::DecodeConfig;
 use crate::task::qa::features::FeatureConfig;
 use crate::train::trainer::TrainConfig;
@@ -70,6 +71,9 @@ pub struct RunConfig {
     /// `student`) keeps that many of each layer's inner neurons, the heaviest
     /// (`strategy::student_init::prune_feed_forward`); a random one is built that wide.
     pub student_intermediate_size: Option<usize>,
+    /// How the narrowed student's neurons are chosen: by weight, or by their activations on
+    /// the training data.
+    pub neuron_importance: NeuronImportance,
     pub train: Option<PathBuf>,
     pub dev: Option<PathBuf>,
     /// Raw text for the general stage of the TinyBERT recipe (SQuAD JSON or text lines).
@@ -118,6 +122,7 @@ impl Default for RunConfig {
             copy_layers: None,
             random_student: false,
             student_intermediate_size: None,
+            neuron_importance: NeuronImportance::default(),
             train: None,
             dev: None,
             general_train: None,
@@ -229,8 +234,9 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
     let task = resolve_task(config, &student, &teachers);
     check_teacher_heads(config, task, &teachers)?;
     let labels = resolve_labels(config, task, &teachers, &train_path)?;
-    let InitialStudent { spec, model, tokenizer, base_config, copied_layers } = student.with_task_head(task, &labels, config.train_config.seed)?;
-    let data = TaskData::load(task, config, &tokenizer, &labels, &train_path)?;
+    let student = student.with_task_head(task, &labels, config.train_config.seed)?;
+    let data = TaskData::load(task, config, &student.tokenizer, &labels, &train_path)?;
+    let InitialStudent { spec, model, tokenizer, base_config, copied_layers } = student.narrow(config, &data.examples)?;
     check_intermediate_labels(task, config)?;
     // Written only once the models, the pair and the data have passed their checks, so that a
     // refused run leaves no output behind.

@@ -12,8 +12,10 @@ use crate::pretrained::{Pretrained, labels_from_config};
 use crate::registry::{ArchitectureSpec, Registry, StudentShape};
 use crate::strategy::Strategy;
 use crate::strategy::compat::{Candidate, CheckpointFacts, PairPlan, check_pair};
-use crate::strategy::student_init::{copied_layers as copied_layers_by_default, from_teacher_layers, prune_feed_forward, random_student};
+use crate::strategy::student_init::{NeuronImportance, check_intermediate_size, copied_layers as copied_layers_by_default, from_teacher_layers, prune_feed_forward, random_student};
+use crate::inputs::TokenBatch;
 use crate::tokenizer::TextTokenizer;
+use crate::train::examples::{TrainExample, collate};
 
 /// The teachers of a run, loaded.
 pub(super) struct Teachers {
@@ -79,13 +81,34 @@ impl InitialStudent {
             }
             (None, None) => return Err(DistillError::Invalid("give --student or --teacher".into())),
         };
-        // Narrowed from a copied or given student; a random one is already built that wide.
-        let model = match config.student_intermediate_size {
-            Some(size) => prune_feed_forward(model, size)?,
-            None => model,
-        };
+        // Narrowed once the training data is at hand (`narrow`); refused here, before any data is read.
+        match config.student_intermediate_size {
+            Some(size) => check_intermediate_size(&model.encoder.config, size)?,
+            None if config.neuron_importance != NeuronImportance::default() => {
+                return Err(DistillError::Invalid("neuron_importance ranks the neurons student_intermediate_size keeps, and that is not set".into()));
+            }
+            None => {}
+        }
         let tokenizer = tokenizer.ok_or_else(|| DistillError::Invalid("neither the student nor the teacher has a tokenizer".into()))?;
         Ok(Self { spec, model, tokenizer, base_config, copied_layers })
+    }
+
+    /// Narrows a copied or given student's feed-forward blocks to `--student-intermediate-size`,
+    /// ranking neurons as `--neuron-importance` says (by activations, on windows spread evenly
+    /// over `examples`); a random student is already built that wide.
+    pub fn narrow(mut self, config: &RunConfig, examples: &[TrainExample]) -> Result<Self> {
+        let Some(size) = config.student_intermediate_size else { return Ok(self) };
+        let sample = match config.neuron_importance {
+            NeuronImportance::Weights => None,
+            NeuronImportance::Activations => Some(sample_batches(examples, IMPORTANCE_WINDOWS, config.eval_batch_size, self.tokenizer.pad_id())),
+        };
+        let width = self.model.encoder.config.intermediate_size;
+        if size < width {
+            let by = sample.as_ref().map_or("weight".to_string(), |b| format!("activations on {} training windows", b.iter().map(TokenBatch::batch_size).sum::<usize>()));
+            eprintln!("note: each feed-forward block of the student keeps {size} of its {width} neurons, ranked by {by}");
+        }
+        self.model = prune_feed_forward(self.model, size, sample.as_deref())?;
+        Ok(self)
     }
 
     fn facts(&self) -> CheckpointFacts {
@@ -109,6 +132,18 @@ impl InitialStudent {
         self.model = crate::model::with_new_head(self.model, head, self.spec.head_layout(), seed)?;
         Ok(self)
     }
+}
+
+/// How many training windows rank a narrowed student's neurons by their activations: enough
+/// for every neuron's activation norm to settle, few enough to take seconds.
+const IMPORTANCE_WINDOWS: usize = 512;
+
+/// Up to `count` of `examples`, spread evenly over them (the data is in file order, so the first
+/// ones would all come from a few articles), collated into batches of `batch_size`.
+fn sample_batches(examples: &[TrainExample], count: usize, batch_size: usize, pad_id: u32) -> Vec<TokenBatch> {
+    let count = count.min(examples.len());
+    let picked: Vec<&TrainExample> = (0..count).map(|i| &examples[i * examples.len() / count]).collect();
+    picked.chunks(batch_size.max(1)).map(|chunk| collate(chunk, pad_id).tokens).collect()
 }
 
 /// A student built from the teacher: a copy of its layers when the widths allow it (DistilBERT

@@ -4,9 +4,11 @@
 
 use burn::module::Param;
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DistillError, Result};
-use crate::model::{EncoderConfig, Head, TaskModel, init_random};
+use crate::inputs::TokenBatch;
+use crate::model::{EncoderConfig, EncoderLayer, Head, TaskModel, init_random};
 use crate::registry::{ArchitectureSpec, StudentShape};
 
 /// Teacher layers (counted from 1) a student of `m` layers copies from a teacher of `n` by
@@ -41,22 +43,58 @@ pub fn from_teacher_layers(teacher: &TaskModel, layers: &[usize]) -> Result<Task
     Ok(student)
 }
 
-/// Narrows every layer's feed-forward block to the `size` inner neurons that weigh most, the
-/// product of the norms of a neuron's input column and output row (structured pruning of width,
-/// as DynaBERT and CoFi prune it). Depth costs a CPU more than width does (attention is a large
-/// share of each layer's time), so a deeper, narrower student can be as fast as a shallower one.
-/// Each kept neuron computes exactly what it did before; the model stays a plain BERT of
-/// `intermediate_size` `size`, which transformers loads.
-pub fn prune_feed_forward(mut model: TaskModel, size: usize) -> Result<TaskModel> {
-    let width = model.encoder.config.intermediate_size;
+/// How a narrowed student's feed-forward neurons are chosen (`--neuron-importance`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeuronImportance {
+    /// By weight alone: the product of the norms of a neuron's input column and output row.
+    #[default]
+    Weights,
+    /// By what the neuron adds to its layer's output on sample windows of the training data:
+    /// the norm of its activations over the real tokens times the norm of its output row, which
+    /// is the Frobenius norm of its contribution (Wanda's weight-times-input measure, per neuron).
+    /// A neuron with heavy weights that the data never excites ranks low.
+    Activations,
+}
+
+impl std::str::FromStr for NeuronImportance {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "weights" => Ok(Self::Weights),
+            "activations" => Ok(Self::Activations),
+            other => Err(format!("unknown neuron importance {other:?}: expected weights or activations")),
+        }
+    }
+}
+
+/// Refuses a feed-forward width a model cannot be narrowed to (zero, or wider than it is).
+pub fn check_intermediate_size(config: &EncoderConfig, size: usize) -> Result<()> {
+    let width = config.intermediate_size;
     if size == 0 || size > width {
         return Err(DistillError::Invalid(format!("student_intermediate_size {size}: expected 1..={width}, the feed-forward width of the model it narrows")));
     }
-    if size == width {
+    Ok(())
+}
+
+/// Narrows every layer's feed-forward block to the `size` inner neurons that matter most:
+/// by weight when `sample` is `None`, else by their activations on the `sample` batches (see
+/// [`NeuronImportance`]); structured pruning of width, as DynaBERT and CoFi prune it. Depth
+/// costs a CPU more than width does (attention is a large share of each layer's time), so a
+/// deeper, narrower student can be as fast as a shallower one. Each kept neuron computes exactly
+/// what it did before; the model stays a plain BERT of `intermediate_size` `size`, which
+/// transformers loads.
+pub fn prune_feed_forward(mut model: TaskModel, size: usize, sample: Option<&[TokenBatch]>) -> Result<TaskModel> {
+    check_intermediate_size(&model.encoder.config, size)?;
+    if size == model.encoder.config.intermediate_size {
         return Ok(model);
     }
-    for layer in &mut model.encoder.layers {
-        let kept = kept_neurons(layer.ffn_in.weight.val(), layer.ffn_out.weight.val(), size);
+    let scores = match sample {
+        None => model.encoder.layers.iter().map(weight_scores).collect(),
+        Some(batches) => activation_scores(&model, batches),
+    };
+    for (layer, scores) in model.encoder.layers.iter_mut().zip(&scores) {
+        let kept = top_neurons(scores, size);
         let device = layer.ffn_in.weight.val().device();
         let index = Tensor::<1, Int>::from_data(TensorData::new(kept, [size]), &device);
         // burn's Linear weights are [d_in, d_out]: the inner neurons are ffn_in's columns and ffn_out's rows.
@@ -68,13 +106,55 @@ pub fn prune_feed_forward(mut model: TaskModel, size: usize) -> Result<TaskModel
     Ok(model)
 }
 
-/// The indices (increasing) of the `size` inner neurons of the largest weight, ties to the lower index.
-fn kept_neurons(ffn_in: Tensor<2>, ffn_out: Tensor<2>, size: usize) -> Vec<i64> {
-    let norms = |t: Tensor<2>, dim: usize| -> Vec<f32> { t.powf_scalar(2.0).sum_dim(dim).sqrt().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data after conversion") };
-    let (inputs, outputs) = (norms(ffn_in, 0), norms(ffn_out, 1));
-    let weight: Vec<f32> = inputs.iter().zip(&outputs).map(|(a, b)| a * b).collect();
-    let mut order: Vec<usize> = (0..weight.len()).collect();
-    order.sort_by(|&a, &b| weight[b].total_cmp(&weight[a]).then(a.cmp(&b)));
+fn host_vec(t: Tensor<1>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data after conversion")
+}
+
+/// The norms of each inner neuron's weights along `dim` of a `[d_in, d_out]` Linear weight.
+fn neuron_norms(weight: Tensor<2>, dim: usize) -> Vec<f32> {
+    let norms = weight.powf_scalar(2.0).sum_dim(dim).sqrt();
+    let n: usize = norms.dims().iter().product();
+    host_vec(norms.reshape([n]))
+}
+
+/// Per inner neuron: input-column norm times output-row norm.
+fn weight_scores(layer: &EncoderLayer) -> Vec<f32> {
+    let (inputs, outputs) = (neuron_norms(layer.ffn_in.weight.val(), 0), neuron_norms(layer.ffn_out.weight.val(), 1));
+    inputs.iter().zip(&outputs).map(|(a, b)| a * b).collect()
+}
+
+/// Per layer and inner neuron: the norm of its activations over the real (unpadded) tokens of
+/// `batches`, times the norm of its output row. One pass of the unnarrowed model; padding
+/// positions are zeroed before the sum, so the batches' lengths do not matter.
+fn activation_scores(model: &TaskModel, batches: &[TokenBatch]) -> Vec<Vec<f32>> {
+    let encoder = &model.encoder;
+    let device = encoder.device();
+    let width = encoder.config.intermediate_size;
+    let mut squares: Vec<Tensor<1>> = encoder.layers.iter().map(|_| Tensor::<1>::zeros([width], &device)).collect();
+    for batch in batches {
+        let t = encoder.batch_tensors(batch);
+        let real: Vec<f32> = batch.attention_mask.iter().map(|&m| if m == 0 { 0.0 } else { 1.0 }).collect();
+        let real = Tensor::<3>::from_data(TensorData::new(real, [batch.batch_size(), batch.seq_len(), 1]), &device);
+        let mut hidden = encoder.embeddings.forward(t.input_ids, t.position_ids, t.token_type_ids);
+        for (layer, sum) in encoder.layers.iter().zip(squares.iter_mut()) {
+            let attended = layer.attention.forward(hidden, t.mask_bias.clone()).hidden;
+            let inner = layer.feed_forward_inner(attended.clone());
+            *sum = sum.clone() + (inner.clone() * real.clone()).powf_scalar(2.0).sum_dim(0).sum_dim(1).reshape([width]);
+            hidden = layer.feed_forward_output(inner, attended);
+        }
+    }
+    encoder
+        .layers
+        .iter()
+        .zip(squares)
+        .map(|(layer, sum)| host_vec(sum.sqrt()).iter().zip(neuron_norms(layer.ffn_out.weight.val(), 1)).map(|(a, w)| a * w).collect())
+        .collect()
+}
+
+/// The indices (increasing) of the `size` neurons of the highest score, ties to the lower index.
+fn top_neurons(scores: &[f32], size: usize) -> Vec<i64> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let mut kept: Vec<i64> = order[..size].iter().map(|&i| i as i64).collect();
     kept.sort_unstable();
     kept
@@ -127,58 +207,112 @@ mod tests {
         init_random(&config, Some((Head::QuestionAnswering, 2)), layout, 7, &crate::device::default_device()).unwrap()
     }
 
+    fn sample_batch() -> TokenBatch {
+        TokenBatch::from_rows(vec![vec![2, 9, 17, 33, 5, 3], vec![2, 11, 4, 3, 0, 0]], None, None, "test").unwrap()
+    }
+
     fn start_logits(model: &TaskModel) -> Vec<f32> {
-        let batch = TokenBatch::from_rows(vec![vec![2, 9, 17, 33, 5, 3], vec![2, 11, 4, 3, 0, 0]], None, None, "test").unwrap();
-        to_host(model.forward_keeping(&batch, Keep::Everything).qa.unwrap().start_logits).1
+        to_host(model.forward_keeping(&sample_batch(), Keep::Everything).qa.unwrap().start_logits).1
+    }
+
+    /// `t` with the weights of one inner neuron (`dim` 1: an input column, 0: an output row) scaled `by`.
+    fn scale_neuron(t: Tensor<2>, dim: usize, neuron: usize, by: f32) -> Tensor<2> {
+        let width = t.dims()[dim];
+        let mut factors = vec![1.0f32; width];
+        factors[neuron] = by;
+        let shape = if dim == 0 { [width, 1] } else { [1, width] };
+        t.clone() * Tensor::<2>::from_data(TensorData::new(factors, shape), &t.device())
+    }
+
+    /// A model whose neuron 3 of layer 0 has the heaviest weights but never fires (its bias far
+    /// below anything its input reaches, so GELU gives 0) and whose neuron 8 of layer 1 is silent
+    /// (output row zero).
+    fn teacher_with_a_dead_heavy_neuron() -> TaskModel {
+        let mut teacher = small_model();
+        let layer = &mut teacher.encoder.layers[0];
+        layer.ffn_in.weight = Param::from_tensor(scale_neuron(layer.ffn_in.weight.val(), 1, 3, 10.0));
+        let bias = layer.ffn_in.bias.as_ref().unwrap().val();
+        let mut shift = vec![0.0f32; 12];
+        shift[3] = -1000.0;
+        layer.ffn_in.bias = Some(Param::from_tensor(bias.clone() + Tensor::<1>::from_data(TensorData::new(shift, [12]), &bias.device())));
+        let layer = &mut teacher.encoder.layers[1];
+        layer.ffn_out.weight = Param::from_tensor(scale_neuron(layer.ffn_out.weight.val(), 0, 8, 0.0));
+        teacher
     }
 
     /// The narrowed student computes what the teacher computes with the dropped neurons silenced:
-    /// the kept neurons are the heaviest ones and each keeps its own weights.
-    #[test]
-    fn narrowed_feed_forward_keeps_the_heaviest_neurons_exactly() {
-        let mut teacher = small_model();
-        // Neuron 3 of layer 0 made the heaviest and neuron 8 of layer 1 silent.
-        let scale = |t: Tensor<2>, dim: usize, neuron: usize, by: f32, width: usize| {
-            let mut factors = vec![1.0f32; width];
-            factors[neuron] = by;
-            let shape = if dim == 0 { [width, 1] } else { [1, width] };
-            t.clone() * Tensor::<2>::from_data(TensorData::new(factors, shape), &t.device())
-        };
-        let layer = &mut teacher.encoder.layers[0];
-        layer.ffn_in.weight = Param::from_tensor(scale(layer.ffn_in.weight.val(), 1, 3, 10.0, 12));
-        let layer = &mut teacher.encoder.layers[1];
-        layer.ffn_out.weight = Param::from_tensor(scale(layer.ffn_out.weight.val(), 0, 8, 0.0, 12));
-
-        let student = super::prune_feed_forward(teacher.clone(), 5).unwrap();
+    /// each kept neuron keeps its own weights, at increasing indices.
+    fn assert_is_the_silenced_teacher(teacher: &TaskModel, student: &TaskModel, kept: &[Vec<i64>]) {
         assert_eq!(student.encoder.config.intermediate_size, 5);
-        let kept: Vec<Vec<i64>> = teacher.encoder.layers.iter().map(|l| super::kept_neurons(l.ffn_in.weight.val(), l.ffn_out.weight.val(), 5)).collect();
-        assert!(kept[0].contains(&3) && !kept[1].contains(&8), "{kept:?}");
-        for (layer, kept) in student.encoder.layers.iter().zip(&kept) {
+        for (layer, kept) in student.encoder.layers.iter().zip(kept) {
             assert_eq!(layer.ffn_in.weight.val().dims(), [16, 5]);
             assert_eq!(layer.ffn_out.weight.val().dims(), [5, 16]);
             assert_eq!(kept.len(), 5);
             assert!(kept.windows(2).all(|w| w[0] < w[1]));
         }
-
         // The teacher with every dropped neuron's output row zeroed.
         let mut silenced = teacher.clone();
-        for (layer, kept) in silenced.encoder.layers.iter_mut().zip(&kept) {
+        for (layer, kept) in silenced.encoder.layers.iter_mut().zip(kept) {
             let mask: Vec<f32> = (0..12).map(|i| if kept.contains(&(i as i64)) { 1.0 } else { 0.0 }).collect();
             let w = layer.ffn_out.weight.val();
             layer.ffn_out.weight = Param::from_tensor(w.clone() * Tensor::<2>::from_data(TensorData::new(mask, [12, 1]), &w.device()));
         }
-        let (expected, got, unpruned) = (start_logits(&silenced), start_logits(&student), start_logits(&teacher));
+        let (expected, got, unpruned) = (start_logits(&silenced), start_logits(student), start_logits(teacher));
         let gap = expected.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(gap < 1e-4, "narrowed student differs from the silenced teacher by {gap}");
         // Silencing seven of twelve neurons does change the outputs, so the comparison above has teeth.
         assert!(unpruned.iter().zip(&got).any(|(a, b)| (a - b).abs() > 1e-2));
     }
 
+    /// By weight, the heaviest neurons are kept, the dead heavy one among them.
+    #[test]
+    fn narrowed_by_weight_keeps_the_heaviest_neurons_exactly() {
+        let teacher = teacher_with_a_dead_heavy_neuron();
+        let student = super::prune_feed_forward(teacher.clone(), 5, None).unwrap();
+        let kept: Vec<Vec<i64>> = teacher.encoder.layers.iter().map(|l| super::top_neurons(&super::weight_scores(l), 5)).collect();
+        assert!(kept[0].contains(&3) && !kept[1].contains(&8), "{kept:?}");
+        assert_is_the_silenced_teacher(&teacher, &student, &kept);
+    }
+
+    /// By activations, the heavy neuron the data never excites is dropped, and so is the silent one.
+    #[test]
+    fn narrowed_by_activations_drops_neurons_the_data_never_excites() {
+        let teacher = teacher_with_a_dead_heavy_neuron();
+        let sample = [sample_batch()];
+        let scores = super::activation_scores(&teacher, &sample);
+        assert!(scores[0][3] < 1e-3 && scores[1][8] == 0.0, "{scores:?}");
+        let student = super::prune_feed_forward(teacher.clone(), 5, Some(&sample)).unwrap();
+        let kept: Vec<Vec<i64>> = scores.iter().map(|s| super::top_neurons(s, 5)).collect();
+        assert!(!kept[0].contains(&3) && !kept[1].contains(&8), "{kept:?}");
+        assert_is_the_silenced_teacher(&teacher, &student, &kept);
+    }
+
+    /// Padding does not count: the same rows padded further, or split into batches of one, give
+    /// the same scores (unmasked, the padded positions' activations would add to the sums).
+    #[test]
+    fn activation_scores_count_real_tokens_only() {
+        let model = small_model();
+        let rows = [vec![2, 9, 17, 33, 5, 3], vec![2, 11, 4, 3]];
+        let padded = |len: usize| {
+            let ids: Vec<Vec<i64>> = rows.iter().map(|r| { let mut r = r.clone(); r.resize(len, 0); r }).collect();
+            let mask: Vec<Vec<i64>> = rows.iter().map(|r| (0..len).map(|i| i64::from(i < r.len())).collect()).collect();
+            TokenBatch::from_rows(ids, Some(mask), None, "test").unwrap()
+        };
+        let one = |r: &Vec<i64>| TokenBatch::from_rows(vec![r.clone()], None, None, "test").unwrap();
+        let reference = super::activation_scores(&model, &[padded(6)]);
+        for other in [super::activation_scores(&model, &[padded(10)]), super::activation_scores(&model, &[one(&rows[0]), one(&rows[1])])] {
+            for (a, b) in reference.iter().flatten().zip(other.iter().flatten()) {
+                assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{a} against {b}");
+            }
+        }
+        assert!(reference.iter().flatten().all(|&s| s > 0.0));
+    }
+
     #[test]
     fn narrowing_is_refused_outside_the_model_width() {
-        assert!(super::prune_feed_forward(small_model(), 0).is_err());
-        let err = super::prune_feed_forward(small_model(), 13).unwrap_err().to_string();
+        assert!(super::prune_feed_forward(small_model(), 0, None).is_err());
+        let err = super::prune_feed_forward(small_model(), 13, Some(&[sample_batch()])).unwrap_err().to_string();
         assert!(err.contains("student_intermediate_size 13") && err.contains("1..=12"), "{err}");
-        assert_eq!(super::prune_feed_forward(small_model(), 12).unwrap().encoder.config.intermediate_size, 12);
+        assert_eq!(super::prune_feed_forward(small_model(), 12, None).unwrap().encoder.config.intermediate_size, 12);
     }
 }
