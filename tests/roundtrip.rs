@@ -43,7 +43,7 @@ fn saved_models_reload_identically_and_load_in_transformers() {
     // A student whose feed-forward blocks were narrowed (--student-intermediate-size) is a plain
     // checkpoint of a smaller intermediate_size: transformers must compute what distill does.
     let original = Pretrained::load(fixture("bert-qa").to_str().unwrap(), None, &registry, &device).unwrap();
-    let narrowed = Pretrained { model: prune_feed_forward(original.model.clone(), 18).unwrap(), ..original };
+    let narrowed = Pretrained { model: prune_feed_forward(original.model.clone(), 18, None).unwrap(), ..original };
     let saved_dir = out.path().join("bert-qa-narrowed");
     narrowed.save(&saved_dir).unwrap();
     let reference_dir = out.path().join("bert-qa-narrowed-reference");
