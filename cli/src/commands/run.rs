@@ -69,8 +69,8 @@ pub struct Args {
     #[arg(long)]
     random_student: bool,
     /// Feed-forward width of the student: one copied from the teacher (or given by --student)
-    /// keeps that many of each layer's inner neurons, those of the largest weights; a random
-    /// one is built that wide [default: unchanged].
+    /// keeps that many of each layer's inner neurons, ranked as --neuron-importance says; a
+    /// random one is built that wide [default: unchanged].
     #[arg(long, value_name = "N")]
     student_intermediate_size: Option<usize>,
     /// How --student-intermediate-size picks the neurons: "weights" (input and output weight

@@ -68,8 +68,8 @@ pub struct RunConfig {
     /// Build the student at random in the student plugin's default shape, even if widths match.
     pub random_student: bool,
     /// Feed-forward width of the student: a student copied from the teacher (or given by
-    /// `student`) keeps that many of each layer's inner neurons, the heaviest
-    /// (`strategy::student_init::prune_feed_forward`); a random one is built that wide.
+    /// `student`) keeps that many of each layer's inner neurons, ranked as `neuron_importance`
+    /// says (`strategy::student_init::prune_feed_forward`); a random one is built that wide.
     pub student_intermediate_size: Option<usize>,
     /// How the narrowed student's neurons are chosen: by weight, or by their activations on
     /// the training data.
