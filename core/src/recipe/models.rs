@@ -97,16 +97,15 @@ impl InitialStudent {
     /// ranking neurons as `--neuron-importance` says (by activations, on windows spread evenly
     /// over `examples`); a random student is already built that wide.
     pub fn narrow(mut self, config: &RunConfig, examples: &[TrainExample]) -> Result<Self> {
-        let Some(size) = config.student_intermediate_size else { return Ok(self) };
+        let width = self.model.encoder.config.intermediate_size;
+        // Nothing to narrow (a random student built at that width): no sample is drawn.
+        let Some(size) = config.student_intermediate_size.filter(|&size| size != width) else { return Ok(self) };
         let sample = match config.neuron_importance {
             NeuronImportance::Weights => None,
             NeuronImportance::Activations => Some(sample_batches(examples, IMPORTANCE_WINDOWS, config.eval_batch_size, self.tokenizer.pad_id())),
         };
-        let width = self.model.encoder.config.intermediate_size;
-        if size < width {
-            let by = sample.as_ref().map_or("weight".to_string(), |b| format!("activations on {} training windows", b.iter().map(TokenBatch::batch_size).sum::<usize>()));
-            eprintln!("note: each feed-forward block of the student keeps {size} of its {width} neurons, ranked by {by}");
-        }
+        let by = sample.as_ref().map_or("weight".to_string(), |b| format!("activations on {} training windows", b.iter().map(TokenBatch::batch_size).sum::<usize>()));
+        eprintln!("note: each feed-forward block of the student keeps {size} of its {width} neurons, ranked by {by}");
         self.model = prune_feed_forward(self.model, size, sample.as_deref())?;
         Ok(self)
     }

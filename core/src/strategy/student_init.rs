@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DistillError, Result};
 use crate::inputs::TokenBatch;
-use crate::model::{EncoderConfig, EncoderLayer, Head, TaskModel, init_random};
+use crate::model::{EncoderConfig, EncoderLayer, Head, TaskModel, init_random, to_host};
 use crate::registry::{ArchitectureSpec, StudentShape};
 
 /// Teacher layers (counted from 1) a student of `m` layers copies from a teacher of `n` by
@@ -106,15 +106,9 @@ pub fn prune_feed_forward(mut model: TaskModel, size: usize, sample: Option<&[To
     Ok(model)
 }
 
-fn host_vec(t: Tensor<1>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data after conversion")
-}
-
 /// The norms of each inner neuron's weights along `dim` of a `[d_in, d_out]` Linear weight.
 fn neuron_norms(weight: Tensor<2>, dim: usize) -> Vec<f32> {
-    let norms = weight.powf_scalar(2.0).sum_dim(dim).sqrt();
-    let n: usize = norms.dims().iter().product();
-    host_vec(norms.reshape([n]))
+    to_host(weight.powf_scalar(2.0).sum_dim(dim).sqrt()).1
 }
 
 /// Per inner neuron: input-column norm times output-row norm.
@@ -147,7 +141,7 @@ fn activation_scores(model: &TaskModel, batches: &[TokenBatch]) -> Vec<Vec<f32>>
         .layers
         .iter()
         .zip(squares)
-        .map(|(layer, sum)| host_vec(sum.sqrt()).iter().zip(neuron_norms(layer.ffn_out.weight.val(), 1)).map(|(a, w)| a * w).collect())
+        .map(|(layer, sum)| to_host(sum.sqrt()).1.iter().zip(neuron_norms(layer.ffn_out.weight.val(), 1)).map(|(a, w)| a * w).collect())
         .collect()
 }
 
