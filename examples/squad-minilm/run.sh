@@ -194,7 +194,7 @@ timed student-c-joint-4layers-ffn512-act $distill "${joint_c[@]}" --train "$out/
 # Depth against width at the same size: 5 layers (teacher layers 1-5) with 256 of 1,536 neurons
 # by activations, about the parameters of the 4 layers at 512 (15,870,082 against 15,867,394).
 # A bench of such a copy before training: 1.80x, paired 1.85x at batch 1 x 384 (1.72x in
-# throughput at batch 32), the most depth the speed target leaves at this width.
+# throughput at batch 32), the widest 5 layers can be within the speed target (384: 1.63x).
 timed student-c-joint-5layers-ffn256-act $distill "${joint_c[@]}" --train "$out/augmented.json" --intermediate-epochs 1 --student-layers 5 \
   --student-intermediate-size 256 --neuron-importance activations --output "$out/student-c-joint-5layers-ffn256-act"
 # Narrowed after distillation instead of before: the distilled 4-layer C''' (31.17) narrowed to
