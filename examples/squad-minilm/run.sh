@@ -13,7 +13,8 @@
 #              C'' the task-intermediate student of C' with its prediction stage on the
 #              augmented data, also at learning rate 3e-4, at T 1 and on six copies; C''' C''s
 #              two stages in one joint stage, also over 2 epochs, with 4 layers (also narrowed, by
-#              weight and by activations, before and after distillation) and with the questions
+#              weight and by activations, before and after distillation), with 5 narrowed layers
+#              (by activations) and with the questions
 #              of unlabelled-v2.0.json added; C with its general stage taught by the pre-trained MiniLM, as
 #              TinyBERT does, and the same without its task-intermediate stage)
 # then `distill eval` and `distill bench` of every model on dev-v2.0-small.json and a table in
