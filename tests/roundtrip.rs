@@ -8,7 +8,7 @@ use distill_core::forward::forward_tensors;
 use distill_core::inputs::TokenBatch;
 use distill_core::pretrained::Pretrained;
 use distill_core::registry::Registry;
-use distill_core::strategy::student_init::prune_feed_forward;
+use distill_core::strategy::student_init::{Ranking, prune_feed_forward};
 use distill_core::weights::write_safetensors;
 use distill_tests::{fixture, max_abs_diff, read_tensors, repo_root};
 
@@ -43,7 +43,7 @@ fn saved_models_reload_identically_and_load_in_transformers() {
     // A student whose feed-forward blocks were narrowed (--student-intermediate-size) is a plain
     // checkpoint of a smaller intermediate_size: transformers must compute what distill does.
     let original = Pretrained::load(fixture("bert-qa").to_str().unwrap(), None, &registry, &device).unwrap();
-    let narrowed = Pretrained { model: prune_feed_forward(original.model.clone(), 18, None).unwrap(), ..original };
+    let narrowed = Pretrained { model: prune_feed_forward(original.model.clone(), 18, &Ranking::Weights).unwrap(), ..original };
     let saved_dir = out.path().join("bert-qa-narrowed");
     narrowed.save(&saved_dir).unwrap();
     let reference_dir = out.path().join("bert-qa-narrowed-reference");

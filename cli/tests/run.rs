@@ -447,7 +447,7 @@ fn copy_layers_chooses_the_teacher_layers_a_student_starts_as() {
 
     // --student-intermediate-size narrows each copied layer's feed-forward block: the student's
     // inner neurons are some of its teacher layer's, in the teacher's order, with their weights,
-    // whether ranked by weight or by activations on the training windows.
+    // whether ranked by weight, by activations or by the loss on the training windows.
     let tensor = |weights: &std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)>, layer: usize, suffix: &str| {
         weights.iter().find(|(n, _)| n.ends_with(&format!("encoder.layer.{layer}.{suffix}"))).map(|(_, t)| t.clone()).unwrap()
     };
@@ -479,8 +479,11 @@ fn copy_layers_chooses_the_teacher_layers_a_student_starts_as() {
     assert!(text(&out).contains("keeps 20 of its 64 neurons, ranked by weight"), "{}", text(&out));
     let (out, by_activations) = run("narrowed-by-activations", &["--copy-layers", "2,3", "--student-intermediate-size", "20", "--neuron-importance", "activations"]);
     assert!(out.status.success() && text(&out).contains("keeps 20 of its 64 neurons, ranked by activations on"), "{}", text(&out));
-    // The two rankings are different measures, and on this random teacher they pick differently.
-    assert_ne!(kept_neurons(&narrowed), kept_neurons(&by_activations));
+    let (out, by_loss) = run("narrowed-by-taylor", &["--copy-layers", "2,3", "--student-intermediate-size", "20", "--neuron-importance", "taylor"]);
+    assert!(out.status.success() && text(&out).contains("keeps 20 of its 64 neurons, ranked by the loss's gradient (Taylor) on"), "{}", text(&out));
+    // The three rankings are different measures, and on this random teacher they pick differently.
+    let (by_weight, by_activations, by_loss) = (kept_neurons(&narrowed), kept_neurons(&by_activations), kept_neurons(&by_loss));
+    assert!(by_weight != by_activations && by_loss != by_weight && by_loss != by_activations, "{by_loss:?}");
 
     // Without it, half the teacher's layers from the first: 3 -> 1 copies layer 1.
     let (out, default) = run("default", &[]);
@@ -494,7 +497,7 @@ fn copy_layers_chooses_the_teacher_layers_a_student_starts_as() {
         (&["--copy-layers", "1", "--random-student"][..], "leave out --student and --random-student"),
         (&["--student-intermediate-size", "65"][..], "student_intermediate_size 65: expected 1..=64"),
         (&["--neuron-importance", "activations"][..], "neuron_importance ranks the neurons student_intermediate_size keeps, and that is not set"),
-        (&["--student-intermediate-size", "20", "--neuron-importance", "gradients"][..], "unknown neuron importance \"gradients\": expected weights or activations"),
+        (&["--student-intermediate-size", "20", "--neuron-importance", "gradients"][..], "unknown neuron importance \"gradients\": expected weights, activations or taylor"),
     ] {
         let (out, dir) = run("refused", extra);
         assert!(!out.status.success() && text(&out).contains(message), "{extra:?}: {}", text(&out));

@@ -74,8 +74,9 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     student_intermediate_size: Option<usize>,
     /// How --student-intermediate-size picks the neurons: "weights" (input and output weight
-    /// norms) or "activations" (what each adds to its layer's output on 512 training windows)
-    /// [default: weights].
+    /// norms), "activations" (what each adds to its layer's output on 512 training windows) or
+    /// "taylor" (how much the task loss would change without it, to first order, on 512
+    /// labelled training windows) [default: weights].
     #[arg(long, value_name = "HOW", value_parser = |s: &str| s.parse::<NeuronImportance>())]
     neuron_importance: Option<NeuronImportance>,
     /// Training data: SQuAD JSON (qa) or TSV/CSV/JSON lines with text, text_pair, label.

@@ -12,8 +12,7 @@ use crate::pretrained::{Pretrained, labels_from_config};
 use crate::registry::{ArchitectureSpec, Registry, StudentShape};
 use crate::strategy::Strategy;
 use crate::strategy::compat::{Candidate, CheckpointFacts, PairPlan, check_pair};
-use crate::strategy::student_init::{NeuronImportance, check_intermediate_size, copied_layers as copied_layers_by_default, from_teacher_layers, prune_feed_forward, random_student};
-use crate::inputs::TokenBatch;
+use crate::strategy::student_init::{NeuronImportance, check_intermediate_size, copied_layers as copied_layers_by_default, from_teacher_layers, prune_feed_forward, Ranking, random_student};
 use crate::tokenizer::TextTokenizer;
 use crate::train::examples::{TrainExample, collate};
 
@@ -94,19 +93,30 @@ impl InitialStudent {
     }
 
     /// Narrows a copied or given student's feed-forward blocks to `--student-intermediate-size`,
-    /// ranking neurons as `--neuron-importance` says (by activations, on windows spread evenly
-    /// over `examples`); a random student is already built that wide.
+    /// ranking neurons as `--neuron-importance` says (by activations or the loss, on windows
+    /// spread evenly over `examples`); a random student is already built that wide.
     pub fn narrow(mut self, config: &RunConfig, examples: &[TrainExample]) -> Result<Self> {
         let width = self.model.encoder.config.intermediate_size;
         // Nothing to narrow (a random student built at that width): no sample is drawn.
         let Some(size) = config.student_intermediate_size.filter(|&size| size != width) else { return Ok(self) };
-        let sample = match config.neuron_importance {
-            NeuronImportance::Weights => None,
-            NeuronImportance::Activations => Some(sample_batches(examples, IMPORTANCE_WINDOWS, config.eval_batch_size, self.tokenizer.pad_id())),
+        let picked = spread(examples, IMPORTANCE_WINDOWS);
+        let pad_id = self.tokenizer.pad_id();
+        let ranking = match config.neuron_importance {
+            NeuronImportance::Weights => Ranking::Weights,
+            NeuronImportance::Activations => Ranking::Activations(picked.chunks(config.eval_batch_size.max(1)).map(|c| collate(c, pad_id).tokens).collect()),
+            // Batches of the training size: a backward pass holds what training holds.
+            NeuronImportance::Taylor => Ranking::Taylor {
+                batches: picked.chunks(config.train_config.batch_size.max(1)).map(|c| c.iter().map(|&e| e.clone()).collect()).collect(),
+                pad_id,
+            },
         };
-        let by = sample.as_ref().map_or("weight".to_string(), |b| format!("activations on {} training windows", b.iter().map(TokenBatch::batch_size).sum::<usize>()));
+        let by = match config.neuron_importance {
+            NeuronImportance::Weights => "weight".to_string(),
+            NeuronImportance::Activations => format!("activations on {} training windows", picked.len()),
+            NeuronImportance::Taylor => format!("the loss's gradient (Taylor) on {} training windows", picked.len()),
+        };
         eprintln!("note: each feed-forward block of the student keeps {size} of its {width} neurons, ranked by {by}");
-        self.model = prune_feed_forward(self.model, size, sample.as_deref())?;
+        self.model = prune_feed_forward(self.model, size, &ranking)?;
         Ok(self)
     }
 
@@ -133,16 +143,16 @@ impl InitialStudent {
     }
 }
 
-/// How many training windows rank a narrowed student's neurons by their activations: enough
-/// for every neuron's activation norm to settle, few enough to take seconds.
+/// How many training windows rank a narrowed student's neurons by their activations or the
+/// loss: enough for every neuron's score to settle, few enough to take seconds (activations)
+/// or a minute or two (a backward pass per batch).
 const IMPORTANCE_WINDOWS: usize = 512;
 
 /// Up to `count` of `examples`, spread evenly over them (the data is in file order, so the first
-/// ones would all come from a few articles), collated into batches of `batch_size`.
-fn sample_batches(examples: &[TrainExample], count: usize, batch_size: usize, pad_id: u32) -> Vec<TokenBatch> {
+/// ones would all come from a few articles).
+fn spread(examples: &[TrainExample], count: usize) -> Vec<&TrainExample> {
     let count = count.min(examples.len());
-    let picked: Vec<&TrainExample> = (0..count).map(|i| &examples[i * examples.len() / count]).collect();
-    picked.chunks(batch_size.max(1)).map(|chunk| collate(chunk, pad_id).tokens).collect()
+    (0..count).map(|i| &examples[i * examples.len() / count]).collect()
 }
 
 /// A student built from the teacher: a copy of its layers when the widths allow it (DistilBERT

@@ -2,7 +2,7 @@
 //! style, when widths match), optionally with narrower feed-forward blocks, a checkpoint, or a
 //! random model in the student plugin's shape.
 
-use burn::module::Param;
+use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,8 @@ use crate::error::{DistillError, Result};
 use crate::inputs::TokenBatch;
 use crate::model::{EncoderConfig, EncoderLayer, Head, TaskModel, init_random, to_host};
 use crate::registry::{ArchitectureSpec, StudentShape};
+use crate::strategy::prediction::cross_entropy;
+use crate::train::examples::{Target, TrainExample, collate};
 
 /// Teacher layers (counted from 1) a student of `m` layers copies from a teacher of `n` by
 /// default: every `n / m`-th layer starting at the first (`floor(i * n / m) + 1`), so 6 -> 3
@@ -55,6 +57,11 @@ pub enum NeuronImportance {
     /// is the Frobenius norm of its contribution (Wanda's weight-times-input measure, per neuron).
     /// A neuron with heavy weights that the data never excites ranks low.
     Activations,
+    /// By what removing the neuron would change the task loss on labelled sample windows, to
+    /// first order (Taylor): the size of the loss's gradient with respect to a gate on the
+    /// neuron's output, summed over the windows one by one (as Michel et al. rank attention
+    /// heads). Unlike the other two it sees the whole network above the layer, down to the head.
+    Taylor,
 }
 
 impl std::str::FromStr for NeuronImportance {
@@ -63,7 +70,8 @@ impl std::str::FromStr for NeuronImportance {
         match s {
             "weights" => Ok(Self::Weights),
             "activations" => Ok(Self::Activations),
-            other => Err(format!("unknown neuron importance {other:?}: expected weights or activations")),
+            "taylor" => Ok(Self::Taylor),
+            other => Err(format!("unknown neuron importance {other:?}: expected weights, activations or taylor")),
         }
     }
 }
@@ -77,21 +85,29 @@ pub fn check_intermediate_size(config: &EncoderConfig, size: usize) -> Result<()
     Ok(())
 }
 
-/// Narrows every layer's feed-forward block to the `size` inner neurons that matter most:
-/// by weight when `sample` is `None`, else by their activations on the `sample` batches (see
-/// [`NeuronImportance`]); structured pruning of width, as DynaBERT and CoFi prune it. Depth
+/// What ranks a narrowed block's inner neurons (see [`NeuronImportance`]), with the sample it needs.
+pub enum Ranking {
+    Weights,
+    Activations(Vec<TokenBatch>),
+    /// Batches of labelled examples (QA spans or class labels), and the padding id to collate them.
+    Taylor { batches: Vec<Vec<TrainExample>>, pad_id: u32 },
+}
+
+/// Narrows every layer's feed-forward block to the `size` inner neurons that matter most, as
+/// `ranking` ranks them; structured pruning of width, as DynaBERT and CoFi prune it. Depth
 /// costs a CPU more than width does (attention is a large share of each layer's time), so a
 /// deeper, narrower student can be as fast as a shallower one. Each kept neuron computes exactly
 /// what it did before; the model stays a plain BERT of `intermediate_size` `size`, which
 /// transformers loads.
-pub fn prune_feed_forward(mut model: TaskModel, size: usize, sample: Option<&[TokenBatch]>) -> Result<TaskModel> {
+pub fn prune_feed_forward(mut model: TaskModel, size: usize, ranking: &Ranking) -> Result<TaskModel> {
     check_intermediate_size(&model.encoder.config, size)?;
     if size == model.encoder.config.intermediate_size {
         return Ok(model);
     }
-    let scores = match sample {
-        None => model.encoder.layers.iter().map(weight_scores).collect(),
-        Some(batches) => activation_scores(&model, batches),
+    let scores = match ranking {
+        Ranking::Weights => model.encoder.layers.iter().map(weight_scores).collect(),
+        Ranking::Activations(batches) => activation_scores(&model, batches),
+        Ranking::Taylor { batches, pad_id } => taylor_scores(&model, batches, *pad_id)?,
     };
     for (layer, scores) in model.encoder.layers.iter_mut().zip(&scores) {
         let kept = top_neurons(scores, size);
@@ -145,6 +161,71 @@ fn activation_scores(model: &TaskModel, batches: &[TokenBatch]) -> Vec<Vec<f32>>
         .collect()
 }
 
+/// Per layer and inner neuron: the sum over the examples of `batches` of |dL/dg|, where g gates
+/// the neuron's output (1 in the model as it is) and L is the example's task loss against its
+/// label (QA: the mean of the start and end cross-entropies). One forward and backward pass per
+/// batch with a gate per example, so one pass gives every example's gradient; the weights are
+/// frozen (no gradients) and dropout is off. Padding needs no mask: it reaches neither the real
+/// tokens (attention masks it) nor the loss.
+fn taylor_scores(model: &TaskModel, batches: &[Vec<TrainExample>], pad_id: u32) -> Result<Vec<Vec<f32>>> {
+    let frozen = model.clone().freeze().train();
+    let encoder = &frozen.encoder;
+    let device = encoder.device();
+    let width = encoder.config.intermediate_size;
+    let mut totals = vec![vec![0.0f32; width]; encoder.layers.len()];
+    for examples in batches.iter().filter(|b| !b.is_empty()) {
+        let b = examples.len();
+        let refs: Vec<&TrainExample> = examples.iter().collect();
+        let batch = collate(&refs, pad_id);
+        let t = encoder.batch_tensors(&batch.tokens);
+        let gates: Vec<Tensor<3>> = encoder.layers.iter().map(|_| Tensor::<3>::ones([b, 1, width], &device).require_grad()).collect();
+        let mut hidden = encoder.embeddings.forward(t.input_ids, t.position_ids, t.token_type_ids);
+        for (layer, gate) in encoder.layers.iter().zip(&gates) {
+            let attended = layer.attention.forward(hidden, t.mask_bias.clone()).hidden;
+            let inner = layer.feed_forward_inner(attended.clone()) * gate.clone();
+            hidden = layer.feed_forward_output(inner, attended);
+        }
+        let loss = label_loss(&frozen, hidden, examples, batch.positions, &device)?;
+        let grads = loss.backward();
+        for (gate, total) in gates.iter().zip(totals.iter_mut()) {
+            let grad = gate.grad(&grads).ok_or_else(|| DistillError::Invalid("taylor neuron importance: no gradient reached a feed-forward gate".into()))?;
+            // The loss is the batch's mean: each example's own gradient is b times its share.
+            let per_example = to_host(grad).1;
+            for row in per_example.chunks(width) {
+                for (t, g) in total.iter_mut().zip(row) {
+                    *t += (g * b as f32).abs();
+                }
+            }
+        }
+    }
+    Ok(totals)
+}
+
+/// The mean over `examples` of their task loss against their labels, from the last hidden
+/// state `hidden` of `model` (which has the head the labels are for).
+fn label_loss(model: &TaskModel, hidden: Tensor<3>, examples: &[TrainExample], positions: Vec<f32>, device: &Device) -> Result<Tensor<1>> {
+    let b = examples.len();
+    let gold = |pick: &dyn Fn(&Target) -> Option<usize>| -> Result<Tensor<1, Int>> {
+        let ids: Option<Vec<i64>> = examples.iter().map(|e| pick(&e.target).map(|x| x as i64)).collect();
+        let ids = ids.ok_or_else(|| DistillError::Invalid("taylor neuron importance needs labelled training examples (QA answers or class labels) for the student's head".into()))?;
+        Ok(Tensor::from_data(TensorData::new(ids, [b]), device))
+    };
+    if let Some(qa) = &model.qa {
+        let out = qa.forward(hidden);
+        let seq = positions.len() / b;
+        let mask = Tensor::<2>::from_data(TensorData::new(positions, [b, seq]), device);
+        let start = gold(&|t| if let Target::Span { start, .. } = t { Some(*start) } else { None })?;
+        let end = gold(&|t| if let Target::Span { end, .. } = t { Some(*end) } else { None })?;
+        Ok((cross_entropy(out.start_logits, start, &mask) + cross_entropy(out.end_logits, end, &mask)).div_scalar(2.0))
+    } else if let Some(head) = &model.classifier {
+        let logits = head.forward(hidden);
+        let mask = Tensor::<2>::ones([b, head.num_labels()], device);
+        Ok(cross_entropy(logits, gold(&|t| if let Target::Label(l) = t { Some(*l) } else { None })?, &mask))
+    } else {
+        Err(DistillError::Invalid("taylor neuron importance needs a student with a QA or classification head".into()))
+    }
+}
+
 /// The indices (increasing) of the `size` neurons of the highest score, ties to the lower index.
 fn top_neurons(scores: &[f32], size: usize) -> Vec<i64> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
@@ -179,6 +260,7 @@ mod tests {
     use burn::tensor::{Tensor, TensorData};
 
     use crate::inputs::TokenBatch;
+    use crate::train::examples::{Target, TrainExample, collate};
     use crate::model::{Activation, EncoderConfig, Head, HeadLayout, Keep, PoolerActivation, PositionScheme, TaskModel, init_random, to_host};
 
     #[test]
@@ -262,7 +344,7 @@ mod tests {
     #[test]
     fn narrowed_by_weight_keeps_the_heaviest_neurons_exactly() {
         let teacher = teacher_with_a_dead_heavy_neuron();
-        let student = super::prune_feed_forward(teacher.clone(), 5, None).unwrap();
+        let student = super::prune_feed_forward(teacher.clone(), 5, &super::Ranking::Weights).unwrap();
         let kept: Vec<Vec<i64>> = teacher.encoder.layers.iter().map(|l| super::top_neurons(&super::weight_scores(l), 5)).collect();
         assert!(kept[0].contains(&3) && !kept[1].contains(&8), "{kept:?}");
         assert_is_the_silenced_teacher(&teacher, &student, &kept);
@@ -275,7 +357,7 @@ mod tests {
         let sample = [sample_batch()];
         let scores = super::activation_scores(&teacher, &sample);
         assert!(scores[0][3] < 1e-3 && scores[1][8] == 0.0, "{scores:?}");
-        let student = super::prune_feed_forward(teacher.clone(), 5, Some(&sample)).unwrap();
+        let student = super::prune_feed_forward(teacher.clone(), 5, &super::Ranking::Activations(sample.to_vec())).unwrap();
         let kept: Vec<Vec<i64>> = scores.iter().map(|s| super::top_neurons(s, 5)).collect();
         assert!(!kept[0].contains(&3) && !kept[1].contains(&8), "{kept:?}");
         assert_is_the_silenced_teacher(&teacher, &student, &kept);
@@ -302,11 +384,70 @@ mod tests {
         assert!(reference.iter().flatten().all(|&s| s > 0.0));
     }
 
+    fn labelled(rows: &[(Vec<i64>, usize, usize)]) -> Vec<TrainExample> {
+        let example = |(ids, start, end): &(Vec<i64>, usize, usize)| TrainExample { input_ids: ids.clone(), token_type_ids: vec![0; ids.len()], target: Target::Span { start: *start, end: *end }, positions: None };
+        rows.iter().map(example).collect()
+    }
+
+    /// The loss of each example alone with neuron `neuron` of layer `layer` gated by `gate` (its
+    /// output row scaled), on the plain device.
+    fn gated_losses(model: &TaskModel, examples: &[TrainExample], layer: usize, neuron: usize, gate: f32) -> Vec<f32> {
+        let mut gated = model.clone();
+        let l = &mut gated.encoder.layers[layer];
+        l.ffn_out.weight = Param::from_tensor(scale_neuron(l.ffn_out.weight.val(), 0, neuron, gate));
+        examples
+            .iter()
+            .map(|e| {
+                let batch = collate(&[e], 0);
+                let hidden = gated.encoder.forward_keeping(&batch.tokens, Keep::Everything).last_hidden_state();
+                let loss = super::label_loss(&gated, hidden, std::slice::from_ref(e), batch.positions, &gated.encoder.device()).unwrap();
+                to_host(loss).1[0]
+            })
+            .collect()
+    }
+
+    /// Each score is the sum over the examples of the size of that example's loss gradient with
+    /// respect to the neuron's gate, as central finite differences measure it; batching (two
+    /// examples of different lengths in one padded batch) changes nothing.
+    #[test]
+    fn taylor_scores_are_per_example_loss_gradients() {
+        let model = small_model();
+        let examples = labelled(&[(vec![2, 9, 17, 33, 5, 3], 2, 3), (vec![2, 11, 4, 3], 1, 2), (vec![2, 7, 7, 21, 30, 12, 3], 0, 0)]);
+        let scores = super::taylor_scores(&model, &[examples[..2].to_vec(), examples[2..].to_vec()], 0).unwrap();
+        let eps = 1e-2;
+        for layer in 0..2 {
+            for neuron in 0..12 {
+                let (up, down) = (gated_losses(&model, &examples, layer, neuron, 1.0 + eps), gated_losses(&model, &examples, layer, neuron, 1.0 - eps));
+                let want: f32 = up.iter().zip(&down).map(|(u, d)| ((u - d) / (2.0 * eps)).abs()).sum();
+                let got = scores[layer][neuron];
+                assert!((got - want).abs() <= 2e-3 * want.max(1.0), "layer {layer} neuron {neuron}: {got} against {want}");
+            }
+        }
+        assert!(scores.iter().flatten().any(|&s| s > 1e-2));
+    }
+
+    /// By the loss, the silent neuron scores nothing and goes, and the narrowed model is the
+    /// silenced teacher; examples without labels are refused by name.
+    #[test]
+    fn narrowed_by_taylor_drops_silent_neurons_and_needs_labels() {
+        let teacher = teacher_with_a_dead_heavy_neuron();
+        let examples = labelled(&[(vec![2, 9, 17, 33, 5, 3], 2, 3), (vec![2, 11, 4, 3], 1, 2)]);
+        let ranking = super::Ranking::Taylor { batches: vec![examples.clone()], pad_id: 0 };
+        let scores = super::taylor_scores(&teacher, &[examples.clone()], 0).unwrap();
+        assert!(scores[1][8] == 0.0 && scores[0][3] < 1e-3, "{scores:?}");
+        let kept: Vec<Vec<i64>> = scores.iter().map(|s| super::top_neurons(s, 5)).collect();
+        assert!(!kept[0].contains(&3) && !kept[1].contains(&8), "{kept:?}");
+        assert_is_the_silenced_teacher(&teacher, &super::prune_feed_forward(teacher.clone(), 5, &ranking).unwrap(), &kept);
+        let raw = vec![TrainExample { target: Target::None, ..examples[0].clone() }];
+        let err = super::prune_feed_forward(teacher, 5, &super::Ranking::Taylor { batches: vec![raw], pad_id: 0 }).unwrap_err().to_string();
+        assert!(err.contains("taylor") && err.contains("labelled"), "{err}");
+    }
+
     #[test]
     fn narrowing_is_refused_outside_the_model_width() {
-        assert!(super::prune_feed_forward(small_model(), 0, None).is_err());
-        let err = super::prune_feed_forward(small_model(), 13, Some(&[sample_batch()])).unwrap_err().to_string();
+        assert!(super::prune_feed_forward(small_model(), 0, &super::Ranking::Weights).is_err());
+        let err = super::prune_feed_forward(small_model(), 13, &super::Ranking::Activations(vec![sample_batch()])).unwrap_err().to_string();
         assert!(err.contains("student_intermediate_size 13") && err.contains("1..=12"), "{err}");
-        assert_eq!(super::prune_feed_forward(small_model(), 12, None).unwrap().encoder.config.intermediate_size, 12);
+        assert_eq!(super::prune_feed_forward(small_model(), 12, &super::Ranking::Weights).unwrap().encoder.config.intermediate_size, 12);
     }
 }
