@@ -60,7 +60,8 @@ pub enum NeuronImportance {
     /// By what removing the neuron would change the task loss on labelled sample windows, to
     /// first order (Taylor): the size of the loss's gradient with respect to a gate on the
     /// neuron's output, summed over the windows one by one (as Michel et al. rank attention
-    /// heads). Unlike the other two it sees the whole network above the layer, down to the head.
+    /// heads). Unlike the other two it sees the whole network above the layer, down to the head,
+    /// so it ranks well only through a trained head (a copied teacher's, or a given student's).
     Taylor,
 }
 
