@@ -136,6 +136,20 @@ impl Encoder {
         self.forward_keeping(batch, Keep::Everything)
     }
 
+    /// The last hidden state, each layer's feed-forward inner activations passed through
+    /// `tap(layer index, activations)` on their way (unfused attention): how a neuron ranking
+    /// reads (activations) or gates (Taylor) every inner neuron in one pass.
+    pub fn forward_tapping_feed_forward(&self, batch: &TokenBatch, mut tap: impl FnMut(usize, Tensor<3>) -> Tensor<3>) -> Tensor<3> {
+        let t = self.batch_tensors(batch);
+        let mut hidden = self.embeddings.forward(t.input_ids, t.position_ids, t.token_type_ids);
+        for (index, layer) in self.layers.iter().enumerate() {
+            let attended = layer.attention.forward(hidden, t.mask_bias.clone()).hidden;
+            let inner = tap(index, layer.feed_forward_inner(attended.clone()));
+            hidden = layer.feed_forward_output(inner, attended);
+        }
+        hidden
+    }
+
     /// A forward pass keeping what `keep` says. With `Keep::LastHidden`, `hidden_states` holds
     /// the last state only and no attention maps; outside autodiff the fused attention runs.
     pub fn forward_keeping(&self, batch: &TokenBatch, keep: Keep) -> EncoderOutput {

@@ -101,19 +101,17 @@ impl InitialStudent {
         let Some(size) = config.student_intermediate_size.filter(|&size| size != width) else { return Ok(self) };
         let picked = spread(examples, IMPORTANCE_WINDOWS);
         let pad_id = self.tokenizer.pad_id();
-        let ranking = match config.neuron_importance {
-            NeuronImportance::Weights => Ranking::Weights,
-            NeuronImportance::Activations => Ranking::Activations(picked.chunks(config.eval_batch_size.max(1)).map(|c| collate(c, pad_id).tokens).collect()),
+        let (ranking, by) = match config.neuron_importance {
+            NeuronImportance::Weights => (Ranking::Weights, "weight".to_string()),
+            NeuronImportance::Activations => (
+                Ranking::Activations(picked.chunks(config.eval_batch_size.max(1)).map(|c| collate(c, pad_id).tokens).collect()),
+                format!("activations on {} training windows", picked.len()),
+            ),
             // Batches of the training size: a backward pass holds what training holds.
-            NeuronImportance::Taylor => Ranking::Taylor {
-                batches: picked.chunks(config.train_config.batch_size.max(1)).map(|c| c.iter().map(|&e| e.clone()).collect()).collect(),
-                pad_id,
-            },
-        };
-        let by = match config.neuron_importance {
-            NeuronImportance::Weights => "weight".to_string(),
-            NeuronImportance::Activations => format!("activations on {} training windows", picked.len()),
-            NeuronImportance::Taylor => format!("the loss's gradient (Taylor) on {} training windows", picked.len()),
+            NeuronImportance::Taylor => (
+                Ranking::Taylor { batches: picked.chunks(config.train_config.batch_size.max(1)).map(|c| c.iter().map(|&e| e.clone()).collect()).collect(), pad_id },
+                format!("the loss's gradient (Taylor) on {} training windows", picked.len()),
+            ),
         };
         eprintln!("note: each feed-forward block of the student keeps {size} of its {width} neurons, ranked by {by}");
         self.model = prune_feed_forward(self.model, size, &ranking)?;

@@ -11,7 +11,7 @@ use crate::inputs::TokenBatch;
 use crate::model::{EncoderConfig, EncoderLayer, Head, TaskModel, init_random, to_host};
 use crate::registry::{ArchitectureSpec, StudentShape};
 use crate::strategy::prediction::cross_entropy;
-use crate::train::examples::{Target, TrainExample, collate};
+use crate::train::examples::{Target, TrainExample, collate, gold_indices};
 
 /// Teacher layers (counted from 1) a student of `m` layers copies from a teacher of `n` by
 /// default: every `n / m`-th layer starting at the first (`floor(i * n / m) + 1`), so 6 -> 3
@@ -143,16 +143,12 @@ fn activation_scores(model: &TaskModel, batches: &[TokenBatch]) -> Vec<Vec<f32>>
     let width = encoder.config.intermediate_size;
     let mut squares: Vec<Tensor<1>> = encoder.layers.iter().map(|_| Tensor::<1>::zeros([width], &device)).collect();
     for batch in batches {
-        let t = encoder.batch_tensors(batch);
         let real: Vec<f32> = batch.attention_mask.iter().map(|&m| if m == 0 { 0.0 } else { 1.0 }).collect();
         let real = Tensor::<3>::from_data(TensorData::new(real, [batch.batch_size(), batch.seq_len(), 1]), &device);
-        let mut hidden = encoder.embeddings.forward(t.input_ids, t.position_ids, t.token_type_ids);
-        for (layer, sum) in encoder.layers.iter().zip(squares.iter_mut()) {
-            let attended = layer.attention.forward(hidden, t.mask_bias.clone()).hidden;
-            let inner = layer.feed_forward_inner(attended.clone());
-            *sum = sum.clone() + (inner.clone() * real.clone()).powf_scalar(2.0).sum_dim(0).sum_dim(1).reshape([width]);
-            hidden = layer.feed_forward_output(inner, attended);
-        }
+        encoder.forward_tapping_feed_forward(batch, |l, inner| {
+            squares[l] = squares[l].clone() + (inner.clone() * real.clone()).powf_scalar(2.0).sum_dim(0).sum_dim(1).reshape([width]);
+            inner
+        });
     }
     encoder
         .layers
@@ -178,14 +174,8 @@ fn taylor_scores(model: &TaskModel, batches: &[Vec<TrainExample>], pad_id: u32) 
         let b = examples.len();
         let refs: Vec<&TrainExample> = examples.iter().collect();
         let batch = collate(&refs, pad_id);
-        let t = encoder.batch_tensors(&batch.tokens);
         let gates: Vec<Tensor<3>> = encoder.layers.iter().map(|_| Tensor::<3>::ones([b, 1, width], &device).require_grad()).collect();
-        let mut hidden = encoder.embeddings.forward(t.input_ids, t.position_ids, t.token_type_ids);
-        for (layer, gate) in encoder.layers.iter().zip(&gates) {
-            let attended = layer.attention.forward(hidden, t.mask_bias.clone()).hidden;
-            let inner = layer.feed_forward_inner(attended.clone()) * gate.clone();
-            hidden = layer.feed_forward_output(inner, attended);
-        }
+        let hidden = encoder.forward_tapping_feed_forward(&batch.tokens, |l, inner| inner * gates[l].clone());
         let loss = label_loss(&frozen, hidden, examples, batch.positions, &device)?;
         let grads = loss.backward();
         for (gate, total) in gates.iter().zip(totals.iter_mut()) {
@@ -206,22 +196,19 @@ fn taylor_scores(model: &TaskModel, batches: &[Vec<TrainExample>], pad_id: u32) 
 /// state `hidden` of `model` (which has the head the labels are for).
 fn label_loss(model: &TaskModel, hidden: Tensor<3>, examples: &[TrainExample], positions: Vec<f32>, device: &Device) -> Result<Tensor<1>> {
     let b = examples.len();
-    let gold = |pick: &dyn Fn(&Target) -> Option<usize>| -> Result<Tensor<1, Int>> {
-        let ids: Option<Vec<i64>> = examples.iter().map(|e| pick(&e.target).map(|x| x as i64)).collect();
-        let ids = ids.ok_or_else(|| DistillError::Invalid("taylor neuron importance needs labelled training examples (QA answers or class labels) for the student's head".into()))?;
-        Ok(Tensor::from_data(TensorData::new(ids, [b]), device))
+    let targets: Vec<Target> = examples.iter().map(|e| e.target).collect();
+    let gold = |pick: fn(&Target) -> Option<usize>| -> Result<Tensor<1, Int>> {
+        gold_indices(&targets, pick, device).ok_or_else(|| DistillError::Invalid("taylor neuron importance needs labelled training examples (QA answers or class labels) for the student's head".into()))
     };
     if let Some(qa) = &model.qa {
         let out = qa.forward(hidden);
         let seq = positions.len() / b;
         let mask = Tensor::<2>::from_data(TensorData::new(positions, [b, seq]), device);
-        let start = gold(&|t| if let Target::Span { start, .. } = t { Some(*start) } else { None })?;
-        let end = gold(&|t| if let Target::Span { end, .. } = t { Some(*end) } else { None })?;
-        Ok((cross_entropy(out.start_logits, start, &mask) + cross_entropy(out.end_logits, end, &mask)).div_scalar(2.0))
+        Ok((cross_entropy(out.start_logits, gold(Target::span_start)?, &mask) + cross_entropy(out.end_logits, gold(Target::span_end)?, &mask)).div_scalar(2.0))
     } else if let Some(head) = &model.classifier {
         let logits = head.forward(hidden);
         let mask = Tensor::<2>::ones([b, head.num_labels()], device);
-        Ok(cross_entropy(logits, gold(&|t| if let Target::Label(l) = t { Some(*l) } else { None })?, &mask))
+        Ok(cross_entropy(logits, gold(Target::label)?, &mask))
     } else {
         Err(DistillError::Invalid("taylor neuron importance needs a student with a QA or classification head".into()))
     }

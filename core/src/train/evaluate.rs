@@ -15,7 +15,7 @@ use crate::task::qa::features::{FeatureConfig, QaExample, QaFeature, batch_featu
 use crate::task::qa::score::{V2Options, evaluate_v1, evaluate_v2};
 use crate::tokenizer::TextTokenizer;
 use crate::train::batches::length_sorted_batches;
-use crate::train::examples::{Target, TrainExample, collate};
+use crate::train::examples::{TrainExample, collate};
 
 pub struct EvalReport {
     /// The metric early stopping and the best checkpoint follow (higher is better).
@@ -130,7 +130,7 @@ impl Evaluator for ClassificationEvaluator {
     fn evaluate(&self, model: &TaskModel) -> Result<EvalReport> {
         let started = Instant::now();
         let predicted = self.predict(model);
-        let gold: Vec<usize> = self.examples.iter().map(|e| if let Target::Label(l) = e.target { l } else { usize::MAX }).collect();
+        let gold: Vec<usize> = self.examples.iter().map(|e| e.target.label().unwrap_or(usize::MAX)).collect();
         let (accuracy, macro_f1) = accuracy_and_macro_f1(&predicted, &gold, self.num_labels);
         let rate = self.examples.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
         Ok(EvalReport { metric: accuracy, metric_name: "accuracy", values: json!({"accuracy": accuracy, "macro_f1": macro_f1, "total": gold.len()}), examples_per_second: rate })

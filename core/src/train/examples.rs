@@ -1,6 +1,7 @@
 //! Training examples in one task-independent form, built from QA features, classification
 //! files or raw text, and batches of them.
 
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::data::classification::ClassificationExample;
@@ -18,6 +19,27 @@ pub enum Target {
     Label(usize),
     /// Raw text, for intermediate-layer distillation only.
     None,
+}
+
+impl Target {
+    pub fn span_start(&self) -> Option<usize> {
+        if let Self::Span { start, .. } = self { Some(*start) } else { None }
+    }
+
+    pub fn span_end(&self) -> Option<usize> {
+        if let Self::Span { end, .. } = self { Some(*end) } else { None }
+    }
+
+    pub fn label(&self) -> Option<usize> {
+        if let Self::Label(l) = self { Some(*l) } else { None }
+    }
+}
+
+/// What `pick` (e.g. [`Target::span_start`]) gives each of `targets`, as a `[batch]` tensor of
+/// gold indices; `None` if some target has none (raw text, or labels of another task).
+pub fn gold_indices(targets: &[Target], pick: fn(&Target) -> Option<usize>, device: &Device) -> Option<Tensor<1, Int>> {
+    let ids: Vec<i64> = targets.iter().map(|t| pick(t).map(|x| x as i64)).collect::<Option<_>>()?;
+    Some(Tensor::from_data(TensorData::new(ids, [targets.len()]), device))
 }
 
 #[derive(Debug, Clone, PartialEq)]

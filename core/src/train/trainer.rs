@@ -15,7 +15,7 @@ use serde_json::json;
 use super::batches::{epoch_batches, mix, padded_tokens};
 use super::checkpoint::{self, TrainState, Trainable};
 use super::evaluate::Evaluator;
-use super::examples::{Collated, Target, TrainExample, collate};
+use super::examples::{Collated, Target, TrainExample, collate, gold_indices};
 use super::optimizer::{AdamW, AdamWConfig};
 use super::progress::{MetricsLog, bar};
 use super::schedule::LinearSchedule;
@@ -141,17 +141,13 @@ fn prediction_term(student: TaskOutput, teacher: &dyn Fn(usize, usize) -> Result
     let b = rows.len();
     let targets: Vec<Target> = rows.iter().map(|&r| stage.examples[r].target).collect();
     let gold = |pick: fn(&Target) -> Option<usize>, what: &str| -> Result<Tensor<1, Int>> {
-        let ids: Vec<i64> = targets.iter().map(|t| pick(t).map(|x| x as i64)).collect::<Option<_>>().ok_or_else(|| DistillError::Invalid(format!("stage {}: examples without {what} cannot train with labels", stage.name)))?;
-        Ok(Tensor::from_data(TensorData::new(ids, [b]), device))
+        gold_indices(&targets, pick, device).ok_or_else(|| DistillError::Invalid(format!("stage {}: examples without {what} cannot train with labels", stage.name)))
     };
-    let start = |t: &Target| if let Target::Span { start, .. } = t { Some(*start) } else { None };
-    let end = |t: &Target| if let Target::Span { end, .. } = t { Some(*end) } else { None };
-    let label = |t: &Target| if let Target::Label(l) = t { Some(*l) } else { None };
     let have_teacher = config.weight > 0.0;
     if let Some(qa) = student.qa {
         let seq = positions.dims()[1];
-        let gs = (config.weight < 1.0).then(|| gold(start, "QA spans")).transpose()?;
-        let ge = (config.weight < 1.0).then(|| gold(end, "QA spans")).transpose()?;
+        let gs = (config.weight < 1.0).then(|| gold(Target::span_start, "QA spans")).transpose()?;
+        let ge = (config.weight < 1.0).then(|| gold(Target::span_end, "QA spans")).transpose()?;
         let (ts, te) = if have_teacher { (Some(teacher(0, seq)?), Some(teacher(1, seq)?)) } else { (None, None) };
         let ls = prediction_loss(qa.start_logits, ts.as_ref(), gs, positions, config);
         let le = prediction_loss(qa.end_logits, te.as_ref(), ge, positions, config);
@@ -166,7 +162,7 @@ fn prediction_term(student: TaskOutput, teacher: &dyn Fn(usize, usize) -> Result
     } else if let Some(logits) = student.logits {
         let classes = logits.dims()[1];
         let mask = Tensor::<2>::ones([b, classes], device);
-        let g = (config.weight < 1.0).then(|| gold(label, "labels")).transpose()?;
+        let g = (config.weight < 1.0).then(|| gold(Target::label, "labels")).transpose()?;
         let t = have_teacher.then(|| teacher(0, classes)).transpose()?;
         let l = prediction_loss(logits, t.as_ref(), g, &mask, config);
         let mut parts = vec![];
