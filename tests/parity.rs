@@ -85,7 +85,7 @@ fn real_minilm_on_real_text_matches_transformers() {
 }
 
 #[test]
-fn fused_inference_path_gives_the_same_head_outputs() {
+fn fused_inference_path_gives_the_same_head_outputs_and_hidden_states() {
     use distill_core::model::Keep;
     let registry = Registry::builtin().unwrap();
     for name in ["bert-qa", "roberta-cls", "distilbert-qa"] {
@@ -96,6 +96,16 @@ fn fused_inference_path_gives_the_same_head_outputs() {
         let full = model.model.forward(&batch);
         let fused = model.model.forward_keeping(&batch, Keep::LastHidden);
         assert!(fused.encoder.attention_scores.is_empty());
+        // Every hidden state without the attention maps (a teacher matched without its
+        // attention term): the same states as the unfused pass, one per layer and embeddings.
+        let states = model.model.encoder.forward_keeping(&batch, Keep::HiddenStates);
+        assert!(states.attention_scores.is_empty() && states.attention_probs.is_empty());
+        assert_eq!(states.hidden_states.len(), full.encoder.hidden_states.len());
+        for (layer, (a, b)) in full.encoder.hidden_states.iter().zip(&states.hidden_states).enumerate() {
+            let (a, b) = (distill_core::model::to_host(a.clone()).1, distill_core::model::to_host(b.clone()).1);
+            let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            assert!(diff < 1e-5, "{name}: hidden state {layer} without attention maps differs by {diff}");
+        }
         let host = |t: distill_core::burn::tensor::Tensor<2>| distill_core::model::to_host(t).1;
         let pairs: Vec<(Vec<f32>, Vec<f32>)> = match (full.qa, fused.qa, full.logits, fused.logits) {
             (Some(a), Some(b), _, _) => vec![(host(a.start_logits), host(b.start_logits)), (host(a.end_logits), host(b.end_logits))],

@@ -140,6 +140,9 @@ pub enum StepKind {
     Prediction,
     /// Teacher forward, student forward and backward of the TinyBERT loss, AdamW.
     Intermediate,
+    /// The same without the attention term (embeddings and hidden states only, as the headline
+    /// experiment's task stages run): neither forward keeps attention maps.
+    HiddenStates,
 }
 
 /// Seconds per distillation step of `student` learning from `teacher` on `batch` (QA heads).
@@ -156,8 +159,13 @@ pub fn step_time(teacher: &TaskModel, student: &TaskModel, batch: &TokenBatch, k
     let pairs = crate::strategy::mapping::LayerMapping::Uniform.resolve(layers, teacher.encoder.layers.len()).unwrap_or_default();
     time(iterations, || {
         let model = trainable.take().expect("put back after each step");
-        let t_out = teacher.forward_keeping(batch, if kind == StepKind::Prediction { Keep::LastHidden } else { Keep::Everything });
-        let s_out = model.model.forward(batch);
+        let keep = match kind {
+            StepKind::Prediction => Keep::LastHidden,
+            StepKind::Intermediate => Keep::Everything,
+            StepKind::HiddenStates => Keep::HiddenStates,
+        };
+        let t_out = teacher.forward_keeping(batch, keep);
+        let s_out = model.model.forward_keeping(batch, if kind == StepKind::Prediction { Keep::Everything } else { keep });
         let loss = match kind {
             StepKind::Prediction => {
                 let (tq, sq) = (t_out.qa.expect("QA teacher"), s_out.qa.expect("QA student"));
@@ -167,6 +175,10 @@ pub fn step_time(teacher: &TaskModel, student: &TaskModel, batch: &TokenBatch, k
                 (start.total + end.total).div_scalar(2.0)
             }
             StepKind::Intermediate => intermediate_loss(&s_out.encoder, &t_out.encoder, &model.projections, &mask, &pairs, &IntermediateConfig::default()).total,
+            StepKind::HiddenStates => {
+                let config = IntermediateConfig { attention_weight: 0.0, ..IntermediateConfig::default() };
+                intermediate_loss(&s_out.encoder, &t_out.encoder, &model.projections, &mask, &pairs, &config).total
+            }
         };
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let (updated, _) = optimizer.step(model, grads, 1e-5);

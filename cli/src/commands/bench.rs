@@ -39,8 +39,9 @@ pub struct Args {
     #[arg(long, default_value_t = 32)]
     batch: usize,
     /// Instead of comparing two models: time the teacher's forward pass, a prediction-layer and an
-    /// intermediate-layer distillation step for a student of --student-layers of its layers, and
-    /// a plain GEMM (the Rust side of scripts/bench-vs-pytorch.sh).
+    /// intermediate-layer distillation step (with the attention term, and without it as
+    /// hidden_states_step_ms) for a student of --student-layers of its layers, and a plain GEMM
+    /// (the Rust side of scripts/bench-vs-pytorch.sh).
     #[arg(long, requires = "teacher")]
     steps: bool,
     /// Layers of the student in --steps mode.
@@ -115,6 +116,7 @@ fn steps(args: &Args) -> Result<Value> {
     let forward = forward_time(&teacher.model, &batch, args.iterations);
     let prediction = step_time(&teacher.model, &student, &batch, StepKind::Prediction, args.iterations);
     let intermediate = step_time(&teacher.model, &student, &batch, StepKind::Intermediate, args.iterations);
+    let hidden = step_time(&teacher.model, &student, &batch, StepKind::HiddenStates, args.iterations);
     let t_flops = forward_flops(&teacher.config, args.batch, seq);
     let s_flops = forward_flops(&student.encoder.config, args.batch, seq);
     // A training step: the teacher's forward, the student's forward and backward (about 2x forward).
@@ -128,6 +130,7 @@ fn steps(args: &Args) -> Result<Value> {
         "student_speedup": forward.seconds / student_forward.seconds, "flops_ratio": t_flops / s_flops,
         "prediction_step_ms": prediction.seconds * 1e3, "prediction_step_gflops": step_flops / prediction.seconds / 1e9,
         "intermediate_step_ms": intermediate.seconds * 1e3, "intermediate_step_gflops": step_flops / intermediate.seconds / 1e9,
+        "hidden_states_step_ms": hidden.seconds * 1e3,
         "gemm_gflops": gemm_gflops(1024, &distill_core::default_device(), args.iterations),
     }))
 }

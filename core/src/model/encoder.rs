@@ -64,6 +64,11 @@ impl EncoderLayer {
 pub enum Keep {
     /// Every hidden state and attention map (distillation, `distill forward`).
     Everything,
+    /// Every hidden state, no attention map, through fused attention where the backend allows
+    /// it: a teacher whose hidden states are matched without its attention scores (TinyBERT's
+    /// attention term at weight 0, as the headline experiment runs) never builds the
+    /// `[batch, heads, seq, seq]` maps, 12 of them per layer.
+    HiddenStates,
     /// The last hidden state only, through fused attention where the backend allows it
     /// (inference: teachers' logits, evaluation, prediction).
     LastHidden,
@@ -150,34 +155,40 @@ impl Encoder {
         hidden
     }
 
-    /// A forward pass keeping what `keep` says. With `Keep::LastHidden`, `hidden_states` holds
-    /// the last state only and no attention maps; outside autodiff the fused attention runs.
+    /// A forward pass keeping what `keep` says. Without attention maps (`LastHidden`,
+    /// `HiddenStates`) and outside autodiff the fused attention runs; `LastHidden` keeps only
+    /// the last state in `hidden_states`.
     pub fn forward_keeping(&self, batch: &TokenBatch, keep: Keep) -> EncoderOutput {
         let t = self.batch_tensors(batch);
         let mut hidden = self.embeddings.forward(t.input_ids, t.position_ids, t.token_type_ids);
-        if keep == Keep::LastHidden {
-            let fused = !hidden.is_autodiff();
-            for layer in &self.layers {
-                hidden = if fused {
-                    layer.feed_forward(layer.attention.forward_fused(hidden, t.mask_bias.clone()))
-                } else {
-                    layer.forward(hidden, t.mask_bias.clone()).0
-                };
-            }
-            return EncoderOutput { hidden_states: vec![hidden], attention_scores: vec![], attention_probs: vec![] };
-        }
+        let layers = self.layers.len();
+        let maps = keep == Keep::Everything;
         let mut out = EncoderOutput {
-            hidden_states: Vec::with_capacity(self.layers.len() + 1),
-            attention_scores: Vec::with_capacity(self.layers.len()),
-            attention_probs: Vec::with_capacity(self.layers.len()),
+            hidden_states: Vec::with_capacity(layers + 1),
+            attention_scores: Vec::with_capacity(if maps { layers } else { 0 }),
+            attention_probs: Vec::with_capacity(if maps { layers } else { 0 }),
         };
-        out.hidden_states.push(hidden.clone());
-        for layer in &self.layers {
-            let (next, scores, probs) = layer.forward(hidden, t.mask_bias.clone());
-            hidden = next;
+        if keep != Keep::LastHidden {
             out.hidden_states.push(hidden.clone());
-            out.attention_scores.push(scores);
-            out.attention_probs.push(probs);
+        }
+        let fused = !maps && !hidden.is_autodiff();
+        for layer in &self.layers {
+            hidden = if fused {
+                layer.feed_forward(layer.attention.forward_fused(hidden, t.mask_bias.clone()))
+            } else {
+                let (next, scores, probs) = layer.forward(hidden, t.mask_bias.clone());
+                if maps {
+                    out.attention_scores.push(scores);
+                    out.attention_probs.push(probs);
+                }
+                next
+            };
+            if keep != Keep::LastHidden {
+                out.hidden_states.push(hidden.clone());
+            }
+        }
+        if keep == Keep::LastHidden {
+            out.hidden_states.push(hidden);
         }
         out
     }

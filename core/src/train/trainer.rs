@@ -86,9 +86,14 @@ pub enum StageLoss {
 }
 
 impl StageLoss {
-    /// Whether the stage matches hidden states, and so keeps every layer of both forwards.
-    pub fn is_intermediate(&self) -> bool {
-        matches!(self, Self::Intermediate { .. } | Self::Joint { .. })
+    /// What the stage's forward passes (student and teacher) keep: every hidden state where it
+    /// matches them, and the attention maps too only where its attention term is on.
+    pub fn keep(&self) -> Keep {
+        match self {
+            Self::Finetune | Self::Prediction(_) => Keep::LastHidden,
+            Self::Intermediate { config, .. } | Self::Joint { config, .. } if config.attention_weight > 0.0 => Keep::Everything,
+            Self::Intermediate { .. } | Self::Joint { .. } => Keep::HiddenStates,
+        }
     }
 }
 
@@ -193,7 +198,7 @@ fn live_teacher_head(teacher: &TaskOutput, head: usize, stage: &str) -> Result<T
 fn batch_loss(student: &Trainable, stage: &Stage<'_>, rows: &[usize], batch: &Collated, device: &Device) -> Result<StepLoss> {
     let b = rows.len();
     let seq = batch.tokens.seq_len();
-    let keep = if stage.loss.is_intermediate() { Keep::Everything } else { Keep::LastHidden };
+    let keep = stage.loss.keep();
     let out = student.model.forward_keeping(&batch.tokens, keep);
     let positions = Tensor::<2>::from_data(TensorData::new(batch.positions.clone(), [b, seq]), device);
     match &stage.loss {
@@ -212,11 +217,11 @@ fn batch_loss(student: &Trainable, stage: &Stage<'_>, rows: &[usize], batch: &Co
         StageLoss::Intermediate { config, pairs } | StageLoss::Joint { config, pairs, .. } => {
             let teacher = stage.teachers.first().ok_or_else(|| DistillError::Invalid(format!("stage {}: intermediate distillation needs a teacher", stage.name)))?;
             let t_out = if matches!(stage.loss, StageLoss::Joint { .. }) {
-                teacher.forward_keeping(&batch.tokens, Keep::Everything)
+                teacher.forward_keeping(&batch.tokens, keep)
             } else {
                 // Without a prediction term the heads are not needed (a masked-LM head would
                 // cost a vocabulary-wide projection per token).
-                TaskOutput { encoder: teacher.encoder.forward(&batch.tokens), qa: None, logits: None, mlm_logits: None }
+                TaskOutput { encoder: teacher.encoder.forward_keeping(&batch.tokens, keep), qa: None, logits: None, mlm_logits: None }
             };
             let mask = Tensor::<2>::from_data(
                 TensorData::new(batch.tokens.attention_mask.iter().map(|&m| m as f32).collect::<Vec<_>>(), [b, seq]),
@@ -436,4 +441,22 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
     export(&trainable.model, &stage.dir.join("student"))?;
     let seconds = earlier_seconds + started.elapsed().as_secs_f64();
     Ok(StageOutcome { best_metric: state.best_metric, trainable, state, last_eval, seconds })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forward_passes_keep_attention_maps_only_for_an_attention_term() {
+        let with = |attention_weight: f64| IntermediateConfig { attention_weight, ..IntermediateConfig::default() };
+        let pairs = vec![(1, 2)];
+        assert_eq!(StageLoss::Finetune.keep(), Keep::LastHidden);
+        assert_eq!(StageLoss::Prediction(PredictionConfig::default()).keep(), Keep::LastHidden);
+        assert_eq!(StageLoss::Intermediate { config: with(1.0), pairs: pairs.clone() }.keep(), Keep::Everything);
+        assert_eq!(StageLoss::Intermediate { config: with(0.0), pairs: pairs.clone() }.keep(), Keep::HiddenStates);
+        let joint = |a: f64| StageLoss::Joint { config: with(a), pairs: pairs.clone(), weight: 0.25, prediction: PredictionConfig::default() };
+        assert_eq!(joint(0.1).keep(), Keep::Everything);
+        assert_eq!(joint(0.0).keep(), Keep::HiddenStates);
+    }
 }
