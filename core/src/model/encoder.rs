@@ -67,7 +67,7 @@ pub enum Keep {
     /// Every hidden state, no attention map, through fused attention where the backend allows
     /// it: a teacher whose hidden states are matched without its attention scores (TinyBERT's
     /// attention term at weight 0, as the headline experiment runs) never builds the
-    /// `[batch, heads, seq, seq]` maps, 12 of them per layer.
+    /// `[batch, heads, seq, seq]` scores and probabilities of each layer.
     HiddenStates,
     /// The last hidden state only, through fused attention where the backend allows it
     /// (inference: teachers' logits, evaluation, prediction).
