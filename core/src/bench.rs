@@ -157,28 +157,25 @@ pub fn step_time(teacher: &TaskModel, student: &TaskModel, batch: &TokenBatch, k
     let gold = Tensor::<1, Int>::zeros([b], &device.clone().autodiff());
     let layers = student.encoder.layers.len();
     let pairs = crate::strategy::mapping::LayerMapping::Uniform.resolve(layers, teacher.encoder.layers.len()).unwrap_or_default();
+    let intermediate = match kind {
+        StepKind::Prediction => None,
+        StepKind::Intermediate => Some(IntermediateConfig::default()),
+        StepKind::HiddenStates => Some(IntermediateConfig { attention_weight: 0.0, ..IntermediateConfig::default() }),
+    };
     time(iterations, || {
         let model = trainable.take().expect("put back after each step");
-        let keep = match kind {
-            StepKind::Prediction => Keep::LastHidden,
-            StepKind::Intermediate => Keep::Everything,
-            StepKind::HiddenStates => Keep::HiddenStates,
-        };
-        let t_out = teacher.forward_keeping(batch, keep);
-        let s_out = model.model.forward_keeping(batch, if kind == StepKind::Prediction { Keep::Everything } else { keep });
-        let loss = match kind {
-            StepKind::Prediction => {
+        let t_out = teacher.forward_keeping(batch, intermediate.as_ref().map_or(Keep::LastHidden, IntermediateConfig::keep));
+        // The prediction step's student keeps every layer, as it has since it was first timed.
+        let s_out = model.model.forward_keeping(batch, intermediate.as_ref().map_or(Keep::Everything, IntermediateConfig::keep));
+        let loss = match &intermediate {
+            None => {
                 let (tq, sq) = (t_out.qa.expect("QA teacher"), s_out.qa.expect("QA student"));
                 let config = PredictionConfig::default();
                 let start = prediction_loss(sq.start_logits, Some(&TeacherLogits::One(tq.start_logits.autodiff())), Some(gold.clone()), &mask, &config);
                 let end = prediction_loss(sq.end_logits, Some(&TeacherLogits::One(tq.end_logits.autodiff())), Some(gold.clone()), &mask, &config);
                 (start.total + end.total).div_scalar(2.0)
             }
-            StepKind::Intermediate => intermediate_loss(&s_out.encoder, &t_out.encoder, &model.projections, &mask, &pairs, &IntermediateConfig::default()).total,
-            StepKind::HiddenStates => {
-                let config = IntermediateConfig { attention_weight: 0.0, ..IntermediateConfig::default() };
-                intermediate_loss(&s_out.encoder, &t_out.encoder, &model.projections, &mask, &pairs, &config).total
-            }
+            Some(config) => intermediate_loss(&s_out.encoder, &t_out.encoder, &model.projections, &mask, &pairs, config).total,
         };
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let (updated, _) = optimizer.step(model, grads, 1e-5);

@@ -163,12 +163,13 @@ impl Encoder {
         let mut hidden = self.embeddings.forward(t.input_ids, t.position_ids, t.token_type_ids);
         let layers = self.layers.len();
         let maps = keep == Keep::Everything;
+        let every_state = keep != Keep::LastHidden;
         let mut out = EncoderOutput {
             hidden_states: Vec::with_capacity(layers + 1),
             attention_scores: Vec::with_capacity(if maps { layers } else { 0 }),
             attention_probs: Vec::with_capacity(if maps { layers } else { 0 }),
         };
-        if keep != Keep::LastHidden {
+        if every_state {
             out.hidden_states.push(hidden.clone());
         }
         let fused = !maps && !hidden.is_autodiff();
@@ -183,11 +184,11 @@ impl Encoder {
                 }
                 next
             };
-            if keep != Keep::LastHidden {
+            if every_state {
                 out.hidden_states.push(hidden.clone());
             }
         }
-        if keep == Keep::LastHidden {
+        if !every_state {
             out.hidden_states.push(hidden);
         }
         out

@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::mapping::LayerMapping;
-use crate::model::{EncoderOutput, RandomInit};
+use crate::model::{EncoderOutput, Keep, RandomInit};
 
 /// Linear maps from the student's width to the teacher's; absent when the widths are equal.
 #[derive(Module, Debug)]
@@ -61,6 +61,14 @@ pub struct IntermediateConfig {
 impl Default for IntermediateConfig {
     fn default() -> Self {
         Self { mapping: LayerMapping::Uniform, embedding_weight: 1.0, hidden_weight: 1.0, attention_weight: 1.0, head_averaged_attention: false }
+    }
+}
+
+impl IntermediateConfig {
+    /// What the forward passes this loss compares must keep: every hidden state, and the
+    /// attention maps only where the attention term is on.
+    pub fn keep(&self) -> Keep {
+        if self.attention_weight > 0.0 { Keep::Everything } else { Keep::HiddenStates }
     }
 }
 

@@ -86,13 +86,12 @@ pub enum StageLoss {
 }
 
 impl StageLoss {
-    /// What the stage's forward passes (student and teacher) keep: every hidden state where it
-    /// matches them, and the attention maps too only where its attention term is on.
+    /// What the stage's forward passes (student and teacher) keep: the last hidden state, or
+    /// what its intermediate loss compares.
     pub fn keep(&self) -> Keep {
         match self {
             Self::Finetune | Self::Prediction(_) => Keep::LastHidden,
-            Self::Intermediate { config, .. } | Self::Joint { config, .. } if config.attention_weight > 0.0 => Keep::Everything,
-            Self::Intermediate { .. } | Self::Joint { .. } => Keep::HiddenStates,
+            Self::Intermediate { config, .. } | Self::Joint { config, .. } => config.keep(),
         }
     }
 }
