@@ -3,11 +3,16 @@
 `distill bench --steps` on the same checkpoint, in eager PyTorch (f32) on CPU, or on a GPU
 with --device cuda (scripts/gpu-bench.sh).
 
-    python3 scripts/bench_torch.py MODEL_DIR [--batch 8] [--seq 128] [--threads N] [--iterations 3] [--device cpu]
+    python3 scripts/bench_torch.py MODEL_DIR [--batch 8] [--seq 128] [--threads N] [--iterations 3] [--device cpu] [--attention sdpa]
+
+Attention as users get it: transformers' default (SDPA) for the forward passes and the
+prediction-layer step; eager only for the intermediate step, which needs the attention maps
+(`--attention eager` uses eager everywhere, as this script did before).
 """
 import argparse
 import copy
 import json
+import resource
 import statistics
 import time
 
@@ -42,6 +47,7 @@ def main():
     p.add_argument("--iterations", type=int, default=3)
     p.add_argument("--student-layers", type=int, default=3)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--attention", default="sdpa", choices=["sdpa", "eager"])
     a = p.parse_args()
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -50,18 +56,26 @@ def main():
     torch.backends.cudnn.allow_tf32 = False
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    teacher = tf.BertForQuestionAnswering.from_pretrained(a.model, attn_implementation="eager").to(dev).eval()
+    def load(attention):
+        teacher = tf.BertForQuestionAnswering.from_pretrained(a.model, attn_implementation=attention).to(dev).eval()
+        student = copy.deepcopy(teacher)
+        n = teacher.config.num_hidden_layers
+        keep = [i * n // a.student_layers for i in range(a.student_layers)]
+        student.bert.encoder.layer = torch.nn.ModuleList([student.bert.encoder.layer[i] for i in keep])
+        student.config.num_hidden_layers = a.student_layers
+        student.train()
+        return teacher, student
+
+    teacher, student = load(a.attention)
+    # The intermediate step compares attention maps, which only eager attention returns.
+    maps_teacher, maps_student = (teacher, student) if a.attention == "eager" else load("eager")
     cfg = teacher.config
     n = cfg.num_hidden_layers
-    student = copy.deepcopy(teacher)
-    keep = [i * n // a.student_layers for i in range(a.student_layers)]
-    student.bert.encoder.layer = torch.nn.ModuleList([student.bert.encoder.layer[i] for i in keep])
-    student.config.num_hidden_layers = a.student_layers
-    student.train()
     ids = torch.randint(1000, cfg.vocab_size, (a.batch, a.seq)).to(dev)
     mask = torch.ones_like(ids)
     gold = torch.zeros(a.batch, dtype=torch.long, device=dev)
     opt = torch.optim.AdamW(student.parameters(), lr=1e-5, weight_decay=0.01)
+    maps_opt = opt if maps_student is student else torch.optim.AdamW(maps_student.parameters(), lr=1e-5, weight_decay=0.01)
 
     def forward():
         with torch.no_grad():
@@ -90,17 +104,17 @@ def main():
 
     def intermediate_step():
         with torch.no_grad():
-            t = teacher(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
-        s = student(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+            t = maps_teacher(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+        s = maps_student(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
         pairs = [((i + 1), (i + 1) * n // a.student_layers) for i in range(a.student_layers)]
         loss = F.mse_loss(s.hidden_states[0], t.hidden_states[0])
         for si, ti in pairs:
             loss = loss + F.mse_loss(s.hidden_states[si], t.hidden_states[ti]) / len(pairs)
             loss = loss + F.mse_loss(s.attentions[si - 1], t.attentions[ti - 1]) / len(pairs)
-        opt.zero_grad()
+        maps_opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        opt.step()
+        torch.nn.utils.clip_grad_norm_(maps_student.parameters(), 1.0)
+        maps_opt.step()
 
     x = torch.full((1024, 1024), 0.5, device=dev)
     y = torch.full((1024, 1024), 0.25, device=dev)
@@ -113,12 +127,14 @@ def main():
     sf = flops(cfg, a.batch, a.seq, a.student_layers)
     step_flops = tf_ + 3 * sf
     print(json.dumps({
-        "torch": torch.__version__, "device": str(dev), "threads": a.threads, "batch": a.batch, "seq": a.seq,
+        "torch": torch.__version__, "device": str(dev), "threads": a.threads, "batch": a.batch, "seq": a.seq, "attention": a.attention,
         "forward_ms": fwd * 1e3, "forward_gflops": tf_ / fwd / 1e9, "student_forward_ms": sfwd * 1e3,
         "student_speedup": fwd / sfwd, "flops_ratio": tf_ / sf,
         "prediction_step_ms": pred * 1e3, "prediction_step_gflops": step_flops / pred / 1e9,
         "intermediate_step_ms": inter * 1e3, "intermediate_step_gflops": step_flops / inter / 1e9,
         "gemm_gflops": 2 * 1024 ** 3 / gemm / 1e9,
+        # The whole process (the interpreter and torch included), as distill's figure is.
+        "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }, indent=2))
 
 

@@ -56,7 +56,7 @@ fn train(student: TaskModel, projections_for: Option<usize>, loss: StageLoss, da
         Some(t) => Projections::new(width, t, 9, &distill_core::default_device()),
         None => Projections { embedding: None, hidden: None },
     };
-    let stage = Stage { name: "test", loss, examples: data, teachers, teacher_logits: logits, evaluator: None, dir, pad_id: 0, resume: false };
+    let stage = Stage { name: "test", loss, examples: data, teachers, teacher_logits: logits, evaluator: None, dir, pad_id: 0, resume: false, fingerprint: Default::default() };
     run_stage(Trainable { model: student, projections }, &stage, cfg, &|_, _| Ok(())).unwrap().trainable
 }
 

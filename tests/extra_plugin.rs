@@ -58,3 +58,22 @@ fn duplicate_plugin_names_are_rejected() {
     let err = registry.add(distill_plugin_bert::spec(), distill_core::registry::PluginOrigin::Builtin).unwrap_err().to_string();
     assert!(err.contains("bert") && err.contains("duplicate"), "{err}");
 }
+
+/// Two plugins claiming one model_type: the first added reads such checkpoints, and the
+/// registry holds a warning naming both and which wins (the CLI prints it).
+#[test]
+fn a_model_type_claimed_twice_warns_and_the_first_plugin_wins() {
+    use distill_core::registry::PluginOrigin;
+    let mut registry = Registry::default();
+    let mut first = distill_plugin_bert::spec();
+    first.name = "zeta".into();
+    let mut second = first.clone();
+    second.name = "alpha".into();
+    registry.add(first, PluginOrigin::Builtin).unwrap();
+    assert!(registry.warnings().is_empty());
+    registry.add(second, PluginOrigin::Library("/x/libalpha.so".into())).unwrap();
+    // `alpha` sorts first by name, yet `zeta` was added first and keeps the model_type.
+    assert_eq!(registry.for_model_type("bert").unwrap().spec.name, "zeta");
+    let warning = registry.warnings().join("\n");
+    assert!(warning.contains("`bert`") && warning.contains("`alpha`") && warning.contains("libalpha.so") && warning.contains("`zeta`, added first"), "{warning}");
+}

@@ -29,6 +29,9 @@ impl PluginDirs {
         for error in registry.load_libraries(&libraries) {
             eprintln!("warning: {error} (skipped)");
         }
+        for warning in registry.warnings() {
+            eprintln!("warning: {warning}");
+        }
         registry
     }
 

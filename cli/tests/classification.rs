@@ -25,7 +25,7 @@ fn classification_files_in_three_formats() {
     let csv = dir.path().join("d.csv");
     std::fs::write(&csv, "label,text,text_pair\npos,\"fine, \"\"really\"\" fine\",a pair\n").unwrap();
     let jsonl = dir.path().join("d.jsonl");
-    std::fs::write(&jsonl, "{\"text\": \"ok\", \"label\": \"pos\"}\n\n{\"text\": \"no\", \"text_pair\": \"x\", \"label\": \"neg\"}\n").unwrap();
+    std::fs::write(&jsonl, "{\"text\": \"ok\", \"text_pair\": \"y\", \"label\": \"pos\"}\n\n{\"text\": \"no\", \"text_pair\": \"x\", \"label\": \"neg\"}\n").unwrap();
     assert_eq!(read_examples(&tsv).unwrap().len(), 2);
     let c = read_examples(&csv).unwrap();
     assert_eq!((c[0].text.as_str(), c[0].text_pair.as_deref(), c[0].label.as_str()), ("fine, \"really\" fine", Some("a pair"), "pos"));

@@ -130,3 +130,23 @@ fn each_broken_plugin_gets_a_clear_error_and_the_cli_keeps_working() {
     let out = distill(&["forward", "--plugin-dir", dir.path().to_str().unwrap(), "--model", fixture("bert").to_str().unwrap(), "--input", fixture("bert").join("inputs.json").to_str().unwrap(), "--output", dir.path().join("o.safetensors").to_str().unwrap()], None);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// `--plugin libx.so` names a file in the working directory: it is loaded by its absolute path,
+/// not looked up by dlopen on LD_LIBRARY_PATH (where a bare name would send it).
+#[test]
+fn a_plugin_named_relative_to_the_working_directory_loads_that_file() {
+    let lib = example_plugin();
+    let dir = tempfile::tempdir().unwrap();
+    let name = lib.file_name().unwrap().to_str().unwrap().to_string();
+    std::fs::copy(&lib, dir.path().join(&name)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_distill"))
+        .args(["plugins", "--json", "--plugin", &name])
+        .env_remove("DISTILL_PLUGIN_PATH")
+        .env_remove("LD_LIBRARY_PATH")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("xlm-roberta"), "{}", text(&out));
+    assert!(!text(&out).contains("warning"), "{}", text(&out));
+}

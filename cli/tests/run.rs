@@ -70,7 +70,7 @@ fn prediction_run_writes_students_metrics_and_resolved_config() {
     let config = tmp.path().join("run.toml");
     std::fs::write(&config, "[train_config]\nepochs = 1\nbatch_size = 3\nseed = 5\n[prediction]\ntemperature = 2.0\n").unwrap();
     let output = tmp.path().join("out");
-    let args = ["--config", config.to_str().unwrap(), "--teacher", teacher.to_str().unwrap(), "--train", &squad("sample-v2.0.json"), "--dev", &squad("tiny-v2.0.json"), "--output", output.to_str().unwrap(), "--student-layers", "1", "--epochs", "2", "--max-seq-len", "128"];
+    let args = ["--config", config.to_str().unwrap(), "--teacher", teacher.to_str().unwrap(), "--train", &squad("sample-v2.0.json"), "--dev", &squad("tiny-v2.0.json"), "--output", output.to_str().unwrap(), "--student-layers", "1", "--epochs", "2", "--max-seq-len", "128", "--doc-stride", "64"];
     let out = distill(&args);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("computed into"), "{}", text(&out));
@@ -104,7 +104,7 @@ fn prediction_run_writes_students_metrics_and_resolved_config() {
     // A second run in a new directory, sharing the cache, reuses the teacher logits.
     let again = tmp.path().join("again");
     let cache = output.join("cache");
-    let out = distill(&["--config", config.to_str().unwrap(), "--teacher", teacher.to_str().unwrap(), "--train", &squad("sample-v2.0.json"), "--output", again.to_str().unwrap(), "--student-layers", "1", "--max-seq-len", "128", "--cache-dir", cache.to_str().unwrap()]);
+    let out = distill(&["--config", config.to_str().unwrap(), "--teacher", teacher.to_str().unwrap(), "--train", &squad("sample-v2.0.json"), "--output", again.to_str().unwrap(), "--student-layers", "1", "--max-seq-len", "128", "--doc-stride", "64", "--cache-dir", cache.to_str().unwrap()]);
     assert!(out.status.success() && text(&out).contains("reused from"), "{}", text(&out));
 }
 
@@ -114,7 +114,7 @@ fn tinybert_recipe_runs_three_stages_and_skips_finished_ones() {
     let teacher = tmp.path().join("teacher");
     tiny_qa_bert(&teacher, 2, 32, 4, 4);
     let output = tmp.path().join("out");
-    let args = ["--strategy", "tinybert", "--teacher", teacher.to_str().unwrap(), "--train", &squad("tiny-v2.0.json"), "--general-train", &squad("tiny-v2.0.json"), "--output", output.to_str().unwrap(), "--student-layers", "1", "--epochs", "1", "--intermediate-epochs", "1", "--max-seq-len", "128", "--batch-size", "4"];
+    let args = ["--strategy", "tinybert", "--teacher", teacher.to_str().unwrap(), "--train", &squad("tiny-v2.0.json"), "--general-train", &squad("tiny-v2.0.json"), "--output", output.to_str().unwrap(), "--student-layers", "1", "--epochs", "1", "--intermediate-epochs", "1", "--max-seq-len", "128", "--doc-stride", "64", "--batch-size", "4"];
     let out = distill(&args);
     assert!(out.status.success(), "{}", text(&out));
     for stage in ["stage-1-general-intermediate", "stage-2-task-intermediate", "stage-3-prediction"] {
@@ -149,7 +149,7 @@ fn general_teacher_teaches_the_general_stage_only() {
         let output = tmp.path().join(name);
         let mut args = vec!["--strategy", strategy, "--teacher", teacher.to_str().unwrap(), "--student-layers", "1", "--output", output.to_str().unwrap()];
         let (train, general_train) = (squad("tiny-v2.0.json"), squad("sample-v2.0.json"));
-        args.extend(["--train", &train, "--general-train", &general_train, "--epochs", "1", "--intermediate-epochs", "1", "--max-steps", "2", "--max-seq-len", "64", "--batch-size", "4"]);
+        args.extend(["--train", &train, "--general-train", &general_train, "--epochs", "1", "--intermediate-epochs", "1", "--max-steps", "2", "--max-seq-len", "64", "--doc-stride", "32", "--max-query-length", "32", "--batch-size", "4"]);
         args.extend(extra);
         (distill(&args), output)
     };
@@ -202,7 +202,7 @@ fn intermediate_prediction_weight_joins_the_task_stage_only() {
         let args = [
             "--strategy", strategy, "--teacher", teacher.to_str().unwrap(), "--student-layers", "1", "--output", output.to_str().unwrap(),
             "--train", &train, "--dev", &train, "--general-train", &general_train, "--epochs", "1", "--intermediate-epochs", "1",
-            "--max-steps", "2", "--max-seq-len", "64", "--batch-size", "4", &weight,
+            "--max-steps", "2", "--max-seq-len", "64", "--doc-stride", "32", "--max-query-length", "32", "--batch-size", "4", &weight,
         ];
         (distill(&args), output)
     };
@@ -219,7 +219,7 @@ fn intermediate_prediction_weight_joins_the_task_stage_only() {
     assert_eq!(run_config["intermediate_prediction_weight"], 0.5, "{run_config}");
 
     // Refused before anything is written: no intermediate stage to join, or not a weight.
-    for (strategy, name, weight, reason) in [("prediction", "prediction", "0.5", "strategy prediction has none"), ("tinybert", "negative", "-1", "expected a number >= 0")] {
+    for (strategy, name, weight, reason) in [("prediction", "prediction", "0.5", "strategy prediction has none"), ("tinybert", "negative", "-1", "(--intermediate-prediction-weight) is -1: expected a finite number >= 0")] {
         let (out, dir) = run(strategy, name, weight);
         assert!(!out.status.success() && text(&out).contains(reason), "{}", text(&out));
         assert!(!dir.exists(), "{name}");
@@ -237,7 +237,7 @@ fn a_teacher_without_the_tasks_head_is_refused_before_writing_when_its_logits_ar
         let output = tmp.path().join(name);
         let args = [
             "--strategy", strategy, "--task", "qa", "--teacher", teacher.to_str().unwrap(), "--student-layers", "1", "--output", output.to_str().unwrap(),
-            "--train", &train, "--intermediate-epochs", "1", "--max-steps", "1", "--max-seq-len", "64", "--batch-size", "4", "--intermediate-prediction-weight", weight,
+            "--train", &train, "--intermediate-epochs", "1", "--max-steps", "1", "--max-seq-len", "64", "--doc-stride", "32", "--max-query-length", "32", "--batch-size", "4", "--intermediate-prediction-weight", weight,
         ];
         (distill(&args), output)
     };
@@ -265,7 +265,7 @@ fn start_stage_on_a_fresh_output_leaves_out_the_stages_before_it() {
     tiny_qa_bert(&teacher, 2, 32, 4, 4);
     let output = tmp.path().join("out");
     // No --general-train: the general stage is not run, so it needs no data.
-    let out = distill(&["--strategy", "tinybert", "--start-stage", "2", "--teacher", teacher.to_str().unwrap(), "--train", &squad("tiny-v2.0.json"), "--output", output.to_str().unwrap(), "--student-layers", "1", "--epochs", "1", "--intermediate-epochs", "1", "--max-seq-len", "128", "--batch-size", "4"]);
+    let out = distill(&["--strategy", "tinybert", "--start-stage", "2", "--teacher", teacher.to_str().unwrap(), "--train", &squad("tiny-v2.0.json"), "--output", output.to_str().unwrap(), "--student-layers", "1", "--epochs", "1", "--intermediate-epochs", "1", "--max-seq-len", "128", "--doc-stride", "64", "--batch-size", "4"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("general-intermediate: not run"), "{}", text(&out));
     assert!(!output.join("stage-1-general-intermediate").exists());
@@ -341,7 +341,7 @@ fn a_nan_loss_stops_the_run_with_a_clear_message() {
     drop(ckpt);
     distill_core::weights::write_safetensors(&weights, &tensors, None).unwrap();
     let output = tmp.path().join("out");
-    let out = distill(&["--teacher", teacher.to_str().unwrap(), "--train", &squad("sample-v2.0.json"), "--output", output.to_str().unwrap(), "--student-layers", "1", "--max-seq-len", "64"]);
+    let out = distill(&["--teacher", teacher.to_str().unwrap(), "--train", &squad("sample-v2.0.json"), "--output", output.to_str().unwrap(), "--student-layers", "1", "--max-seq-len", "64", "--doc-stride", "32", "--max-query-length", "32"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let msg = text(&out);
     assert!(msg.contains("loss became NaN at step 1") && msg.contains("last good checkpoint") && !msg.contains("panicked"), "{msg}");
@@ -358,7 +358,7 @@ fn multiple_teachers_accumulation_and_early_stopping() {
     // A learning rate of zero never improves the dev score: early stopping after 2 evaluations.
     let out = distill(&[
         "--teacher", t1.to_str().unwrap(), "--extra-teacher", t2.to_str().unwrap(), "--train", &squad("sample-v2.0.json"), "--dev", &squad("tiny-v2.0.json"),
-        "--output", output.to_str().unwrap(), "--student-layers", "1", "--max-seq-len", "64", "--batch-size", "2", "--grad-accum", "2",
+        "--output", output.to_str().unwrap(), "--student-layers", "1", "--max-seq-len", "64", "--doc-stride", "32", "--max-query-length", "32", "--batch-size", "2", "--grad-accum", "2",
         "--epochs", "20", "--learning-rate", "0", "--eval-every", "1", "--patience", "2",
     ]);
     assert!(out.status.success(), "{}", text(&out));
@@ -419,7 +419,7 @@ fn copy_layers_chooses_the_teacher_layers_a_student_starts_as() {
     let run = |name: &str, extra: &[&str]| -> (Output, std::path::PathBuf) {
         let output = tmp.path().join(name);
         let mut args = vec!["--strategy", "finetune", "--teacher", teacher.to_str().unwrap(), "--train", &train];
-        args.extend(["--max-seq-len", "64", "--max-steps", "1", "--learning-rate", "0", "--weight-decay", "0", "--output", output.to_str().unwrap()]);
+        args.extend(["--max-seq-len", "64", "--doc-stride", "32", "--max-query-length", "32", "--max-steps", "1", "--learning-rate", "0", "--weight-decay", "0", "--output", output.to_str().unwrap()]);
         args.extend(extra);
         (distill(&args), output)
     };
@@ -519,7 +519,7 @@ fn questions_without_labels_are_refused_before_writing_where_labels_are_read_and
     let (file, labelled) = (unlabelled.to_str().unwrap(), squad("tiny-v2.0.json"));
     let run = |name: &str, extra: &[&str]| -> (Output, std::path::PathBuf) {
         let output = tmp.path().join(name);
-        let mut args = vec!["--teacher", teacher.to_str().unwrap(), "--student-layers", "1", "--output", output.to_str().unwrap(), "--max-steps", "1", "--epochs", "1", "--intermediate-epochs", "1", "--max-seq-len", "64", "--batch-size", "4"];
+        let mut args = vec!["--teacher", teacher.to_str().unwrap(), "--student-layers", "1", "--output", output.to_str().unwrap(), "--max-steps", "1", "--epochs", "1", "--intermediate-epochs", "1", "--max-seq-len", "64", "--doc-stride", "32", "--max-query-length", "32", "--batch-size", "4"];
         args.extend_from_slice(extra);
         (distill(&args), output)
     };

@@ -15,14 +15,19 @@ use crate::strategy::prediction::{PredictionConfig, TeacherLogits, prediction_lo
 use crate::train::checkpoint::Trainable;
 use crate::train::optimizer::{AdamW, AdamWConfig};
 
-/// A batch of random ids (fixed seed) with every position attended.
-pub fn random_batch(config: &EncoderConfig, batch: usize, seq: usize, seed: u64) -> TokenBatch {
+/// A batch of random ids (fixed seed) with every position attended. A batch of no examples, or
+/// a length the model's position table does not hold, is refused (`--batch`, `--seq`).
+pub fn random_batch(config: &EncoderConfig, batch: usize, seq: usize, seed: u64) -> crate::Result<TokenBatch> {
+    if batch == 0 {
+        return Err(crate::DistillError::Invalid("--batch is 0: expected at least 1 example".into()));
+    }
+    let seq = config.sequence_length(Some(seq), seq, "--seq", "under test")?;
     let mut rng = RandomInit::new(seed, 1.0);
     // Ordinary word ids: above the special and unused tokens where the vocabulary is large.
     let vocab = config.vocab_size as u64;
     let low = if vocab > 2000 { 1000 } else { 5.min(vocab - 1) };
     let rows: Vec<Vec<i64>> = (0..batch).map(|_| (0..seq).map(|_| (low + rng.next_u64() % (vocab - low)) as i64).collect()).collect();
-    TokenBatch::from_rows(rows, None, None, "bench").expect("rectangular")
+    TokenBatch::from_rows(rows, None, None, "bench")
 }
 
 /// Forward FLOPs of the encoder on `batch` x `seq` tokens (multiply-adds counted as 2).

@@ -1,6 +1,6 @@
 //! Element-wise kernels run on host memory for the CPU backend, where burn-flex would otherwise
-//! make one temporary tensor per operation (or call scalar libm): the fused AdamW update and the
-//! parallel loop they share.
+//! make one temporary tensor per operation (or call scalar libm): the parallel loops that the
+//! fused AdamW update (train/optimizer.rs) and the dropout masks run on.
 
 use burn::tensor::{Device, Tensor};
 
@@ -68,37 +68,6 @@ pub fn zip_chunks_mut<const N: usize>(slices: [&mut [f32]; N], min_chunk: usize,
 /// the number of threads.
 pub fn sum_of_squares(values: &[f32]) -> f64 {
     values.chunks(1024).map(|block| block.iter().map(|&x| x * x).sum::<f32>() as f64).sum()
-}
-
-/// PyTorch's AdamW step for one parameter with its scalars resolved: decoupled weight decay
-/// (`decay = 1 - lr * weight_decay`), bias-corrected moments.
-#[derive(Debug, Clone, Copy)]
-pub struct AdamWUpdate {
-    pub beta1: f32,
-    pub beta2: f32,
-    pub epsilon: f32,
-    /// Gradient clipping factor (1 when the global norm is within bounds).
-    pub grad_scale: f32,
-    pub decay: f32,
-    /// `lr / (1 - beta1^t)`.
-    pub step_size: f32,
-    /// `sqrt(1 - beta2^t)`.
-    pub sqrt_bias_correction2: f32,
-}
-
-impl AdamWUpdate {
-    /// Updates `value`, `m` and `v` in place (`grad` is only read; it is `mut` to be split).
-    pub fn apply(&self, value: &mut [f32], grad: &mut [f32], m: &mut [f32], v: &mut [f32]) {
-        zip_chunks_mut([value, grad, m, v], 1 << 15, |[value, grad, m, v]| {
-            for i in 0..value.len() {
-                let g = grad[i] * self.grad_scale;
-                m[i] = self.beta1 * m[i] + (1.0 - self.beta1) * g;
-                v[i] = self.beta2 * v[i] + (1.0 - self.beta2) * g * g;
-                let denom = v[i].sqrt() / self.sqrt_bias_correction2 + self.epsilon;
-                value[i] = value[i] * self.decay - self.step_size * m[i] / denom;
-            }
-        });
-    }
 }
 
 #[cfg(test)]

@@ -60,17 +60,33 @@ fn looks_like_hub_id(name: &str) -> bool {
         && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
 }
 
+/// The local directory a name points into, when its first component exists here: `runs/teacher`
+/// with a `runs/` directory is a mistyped path, not a hub id.
+fn local_parent(name: &str) -> Option<&str> {
+    let first = name.split('/').next().filter(|f| !f.is_empty())?;
+    (name.contains('/') && Path::new(first).is_dir()).then_some(first)
+}
+
 /// Resolves a directory or a hub id to the checkpoint's files.
 pub fn resolve(name: &str) -> Result<ModelFiles> {
     let path = Path::new(name);
     if path.is_dir() {
         return ModelFiles::from_dir(path);
     }
+    let not_found = |message: String| DistillError::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, message));
     if !looks_like_hub_id(name) {
-        return Err(DistillError::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such model directory")));
+        return Err(not_found("no such model directory".into()));
     }
     let cache_root = cache_dir();
     let cached = hf_hub::Cache::new(cache_root.clone()).model(name.to_string());
+    if let Some(parent) = local_parent(name) {
+        // Not sent to the hub: a download under a mistyped path's name would train on another model.
+        let found = match cached.get("config.json") {
+            Some(config) => format!("the hub cache does hold a model `{name}` ({}); to use it, run where no `{parent}` directory is", config.parent().unwrap_or(&cache_root).display()),
+            None => format!("the hub cache {} holds no model of that name, and the hub was not asked", cache_root.display()),
+        };
+        return Err(not_found(format!("no such model directory (`{parent}` is a local directory, so this names a path); {found}")));
+    }
     if let Some(config) = cached.get("config.json") {
         let dir = config.parent().expect("a cached file lies in a snapshot directory").to_path_buf();
         // Snapshot files may be symlinks into blobs/: keep the snapshot path, which has the file names.
@@ -83,10 +99,13 @@ pub fn resolve(name: &str) -> Result<ModelFiles> {
     if offline() {
         return Err(DistillError::Hub {
             model: name.into(),
-            message: format!("not a local directory, not in the hub cache {}, and HF_HUB_OFFLINE is set", cache_root.display()),
+            message: format!("no such local directory, not in the hub cache {}, and HF_HUB_OFFLINE is set", cache_root.display()),
         });
     }
-    download(name, cache_root)
+    download(name, cache_root).map_err(|e| match e {
+        DistillError::Hub { model, message } => DistillError::Hub { model, message: format!("no such local directory, and the hub lookup failed: {message}") },
+        other => other,
+    })
 }
 
 fn download(name: &str, cache_root: PathBuf) -> Result<ModelFiles> {

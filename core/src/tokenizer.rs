@@ -77,10 +77,27 @@ fn add_specials(t: &mut Tokenizer, candidates: &[&str]) {
     t.add_special_tokens(&present);
 }
 
+/// `Tokenizer::from_file`, with the panics tokenizers 0.22 raises on some malformed files (an
+/// `expect` in its decoder's deserializer) turned into an error naming the file.
+fn from_json_file(path: &Path) -> Result<Tokenizer> {
+    let previous = std::panic::take_hook();
+    // The message would read as a crash of distill; the error below says what is wrong instead.
+    std::panic::set_hook(Box::new(|_| {}));
+    let loaded = std::panic::catch_unwind(|| Tokenizer::from_file(path));
+    std::panic::set_hook(previous);
+    match loaded {
+        Ok(result) => result.map_err(|e| tok_err(path, e)),
+        Err(panic) => {
+            let reason = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("unknown");
+            Err(tok_err(path, format!("malformed tokenizer.json (the tokenizers library gave up: {reason})")))
+        }
+    }
+}
+
 impl TextTokenizer {
     pub fn load(files: &TokenizerFiles) -> Result<Self> {
         let tokenizer = match files {
-            TokenizerFiles::Json(path) => Tokenizer::from_file(path).map_err(|e| tok_err(path, e))?,
+            TokenizerFiles::Json(path) => from_json_file(path)?,
             TokenizerFiles::WordPiece { vocab, config } => {
                 let lowercase = match config {
                     Some(c) => crate::io::read_json::<serde_json::Value>(c)?.get("do_lower_case").and_then(|v| v.as_bool()).unwrap_or(true),

@@ -32,9 +32,10 @@ pub struct Args {
     /// Timed runs per measurement (the median is reported).
     #[arg(long, default_value_t = 3)]
     iterations: usize,
-    /// Sequence lengths to measure.
-    #[arg(long, value_delimiter = ',', default_value = "128,384")]
-    seq: Vec<usize>,
+    /// Sequence lengths to measure [default: 128,384, each cut to a model's position table;
+    /// a length given here that a model cannot hold is refused].
+    #[arg(long, value_delimiter = ',')]
+    seq: Option<Vec<usize>>,
     /// Batch size of the throughput measurement.
     #[arg(long, default_value_t = 32)]
     batch: usize,
@@ -52,6 +53,13 @@ pub struct Args {
     single: Option<String>,
 }
 
+impl Args {
+    /// The sequence lengths to measure: as given, else 128 and 384.
+    fn seqs(&self) -> Vec<usize> {
+        self.seq.clone().unwrap_or_else(|| vec![128, 384])
+    }
+}
+
 /// A model on the default device, through the built-in plugins.
 fn load(model: &str) -> Result<Pretrained> {
     let registry = distill_core::registry::Registry::builtin()?;
@@ -63,16 +71,16 @@ fn measure(model: &str, args: &Args) -> Result<Value> {
     let files = p.files.as_ref().expect("a loaded model has files");
     let size = std::fs::metadata(&files.weights).map(|m| m.len()).unwrap_or(0);
     let mut out = json!({"model": model, "plugin": p.spec.name, "layers": p.config.num_layers, "hidden": p.config.hidden_size, "parameters": parameter_count(&p.model), "size_bytes": size});
-    for &seq in &args.seq {
-        let seq_eff = seq.min(p.config.max_sequence_length());
-        let one = forward_time(&p.model, &random_batch(&p.config, 1, seq_eff, 1), args.iterations);
-        let many = forward_time(&p.model, &random_batch(&p.config, args.batch, seq_eff, 2), args.iterations);
+    for seq in args.seqs() {
+        let seq_eff = p.config.sequence_length(args.seq.is_some().then_some(seq), seq, "--seq", model)?;
+        let one = forward_time(&p.model, &random_batch(&p.config, 1, seq_eff, 1)?, args.iterations);
+        let many = forward_time(&p.model, &random_batch(&p.config, args.batch, seq_eff, 2)?, args.iterations);
         out[format!("latency_ms_b1_s{seq}")] = json!(one.seconds * 1e3);
         out[format!("throughput_seq_per_s_b{}_s{seq}", args.batch)] = json!(args.batch as f64 / many.seconds);
     }
     if let Some(data) = &args.data {
         let tok = p.tokenizer.as_ref().context("the model has no tokenizer for --data")?;
-        let features = FeatureConfig { max_seq_len: 384.min(p.config.max_sequence_length()), ..FeatureConfig::default() };
+        let features = FeatureConfig { max_seq_len: p.config.sequence_length(None, 384, "--seq", model)?, ..FeatureConfig::default() };
         let eval = QaEvaluator::new(data, tok, &features, DecodeConfig::default(), 32)?;
         let report = eval.evaluate(&p.model)?;
         let (em, f1) = match (report.values.get("exact"), report.values.get("exact_match")) {
@@ -91,7 +99,9 @@ fn child(model: &str, args: &Args) -> Result<Value> {
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
     cmd.args(["bench", "--single", model, "--iterations", &args.iterations.to_string(), "--batch", &args.batch.to_string()]);
-    cmd.arg("--seq").arg(args.seq.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
+    if let Some(seq) = &args.seq {
+        cmd.arg("--seq").arg(seq.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
+    }
     if let Some(d) = &args.data {
         cmd.arg("--data").arg(d);
     }
@@ -111,8 +121,8 @@ fn steps(args: &Args) -> Result<Value> {
         teacher.model = distill_core::model::with_new_head(teacher.model, (distill_core::model::Head::QuestionAnswering, 2), teacher.spec.head_layout(), 1)?;
     }
     let student = from_teacher_layers(&teacher.model, &copied_layers(args.student_layers, teacher.model.encoder.layers.len())?)?;
-    let seq = args.seq.first().copied().unwrap_or(128);
-    let batch = random_batch(&teacher.config, args.batch, seq, 3);
+    let seq = args.seqs()[0];
+    let batch = random_batch(&teacher.config, args.batch, seq, 3)?;
     let forward = forward_time(&teacher.model, &batch, args.iterations);
     let prediction = step_time(&teacher.model, &student, &batch, StepKind::Prediction, args.iterations);
     let intermediate = step_time(&teacher.model, &student, &batch, StepKind::Intermediate, args.iterations);
@@ -132,6 +142,8 @@ fn steps(args: &Args) -> Result<Value> {
         "intermediate_step_ms": intermediate.seconds * 1e3, "intermediate_step_gflops": step_flops / intermediate.seconds / 1e9,
         "hidden_states_step_ms": hidden.seconds * 1e3,
         "gemm_gflops": gemm_gflops(1024, &distill_core::default_device(), args.iterations),
+        // The whole process, every step above included (the largest is the intermediate step's).
+        "peak_memory_mb": peak_rss_bytes().map(|b| b as f64 / 1048576.0),
     }))
 }
 
@@ -148,7 +160,7 @@ pub fn run(args: Args) -> Result<()> {
     let teacher = child(&t, &args)?;
     let student = child(&s, &args)?;
     let mut speedup = json!({});
-    for &seq in &args.seq {
+    for seq in args.seqs() {
         let l = format!("latency_ms_b1_s{seq}");
         let th = format!("throughput_seq_per_s_b{}_s{seq}", args.batch);
         speedup[&l] = json!(teacher[&l].as_f64().unwrap_or(0.0) / student[&l].as_f64().unwrap_or(f64::NAN));
@@ -186,10 +198,11 @@ fn paired(teacher: &str, student: &str, args: &Args) -> Result<Value> {
     // Token ids valid for both vocabularies.
     let config = if t.config.vocab_size <= s.config.vocab_size { &t.config } else { &s.config };
     let mut out = json!({});
-    for &seq in &args.seq {
-        let seq_eff = seq.min(t.config.max_sequence_length()).min(s.config.max_sequence_length());
+    for seq in args.seqs() {
+        let requested = args.seq.is_some().then_some(seq);
+        let seq_eff = t.config.sequence_length(requested, seq, "--seq", teacher)?.min(s.config.sequence_length(requested, seq, "--seq", student)?);
         for (key, batch, seed) in [(format!("latency_ms_b1_s{seq}"), 1, 1), (format!("throughput_seq_per_s_b{}_s{seq}", args.batch), args.batch, 2)] {
-            out[key] = json!(paired_speedup(&t.model, &s.model, &random_batch(config, batch, seq_eff, seed), args.iterations));
+            out[key] = json!(paired_speedup(&t.model, &s.model, &random_batch(config, batch, seq_eff, seed)?, args.iterations));
         }
     }
     Ok(out)

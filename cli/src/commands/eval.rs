@@ -19,9 +19,9 @@ pub struct Args {
     /// Where to write predictions.json, null_odds.json and scores.json.
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
-    /// Longest input in tokens.
-    #[arg(long, default_value_t = 384)]
-    max_seq_len: usize,
+    /// Longest input in tokens [default: 384, or the model's position table if shorter].
+    #[arg(long)]
+    max_seq_len: Option<usize>,
     /// Context tokens between window starts.
     #[arg(long, default_value_t = 128)]
     doc_stride: usize,
@@ -42,7 +42,9 @@ pub struct Args {
 pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
     let model = args.model.load(dirs)?;
     let tokenizer = model.tokenizer.as_ref().expect("checked by load");
-    let features = FeatureConfig { max_seq_len: args.max_seq_len.min(model.config.max_sequence_length()), doc_stride: args.doc_stride, max_query_length: args.max_query_length };
+    let max_seq_len = model.config.sequence_length(args.max_seq_len, 384, "--max-seq-len", &args.model.model)?;
+    let features = FeatureConfig { max_seq_len, doc_stride: args.doc_stride, max_query_length: args.max_query_length };
+    features.validate()?;
     let decode = DecodeConfig { n_best: 20, max_answer_length: args.max_answer_length, null_threshold: Some(args.null_threshold) };
     let evaluator = QaEvaluator::new(&args.data, tokenizer, &features, decode, args.batch_size)?;
     let (predictions, rate) = evaluator.predict(&model.model);

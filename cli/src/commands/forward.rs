@@ -20,9 +20,9 @@ pub struct Args {
     /// head outputs; its metadata names the plugin and the device (backend) that computed them.
     #[arg(long)]
     output: PathBuf,
-    /// Longest tokenized sequence for text input.
-    #[arg(long, default_value_t = 512)]
-    max_length: usize,
+    /// Longest tokenized sequence for text input [default: 512, or the model's position table if shorter].
+    #[arg(long)]
+    max_length: Option<usize>,
 }
 
 pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
@@ -32,7 +32,7 @@ pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
     let model = Pretrained::load(&args.model, plugin.as_deref(), registry, &device)?;
     let source = args.input.display().to_string();
     let value: serde_json::Value = distill_core::io::read_json(&args.input)?;
-    let max_len = args.max_length.min(model.config.max_sequence_length());
+    let max_len = model.config.sequence_length(args.max_length, 512, "--max-length", &args.model)?;
     let batch = TokenBatch::from_json(&value, model.tokenizer.as_ref(), max_len, &source)?;
     batch.check_against(&model.config, &source)?;
     let started = std::time::Instant::now();

@@ -51,7 +51,7 @@ pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
         }
         _ => bail!("give --question and --context, or --input FILE"),
     };
-    let features = FeatureConfig { max_seq_len: 384.min(model.config.max_sequence_length()), ..FeatureConfig::default() };
+    let features = FeatureConfig { max_seq_len: model.config.sequence_length(None, 384, "--max-seq-len", &args.model.model)?, ..FeatureConfig::default() };
     let feats = build_features(&examples, tokenizer, &features)?;
     let (starts, ends) = distill_core::train::evaluate::qa_logits(&model.model, &feats, tokenizer.pad_id(), 16);
     let config = DecodeConfig { n_best: 20, max_answer_length: args.max_answer_length, null_threshold: args.null_threshold };

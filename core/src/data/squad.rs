@@ -60,6 +60,9 @@ pub struct SquadFile {
 pub struct ReadReport {
     /// (question id, problem) for each answer dropped because it does not match its context.
     pub skipped_answers: Vec<(String, String)>,
+    /// Ids of the questions whose every answer was dropped: without one they would read as
+    /// unanswerable, so training leaves them out (`SquadFile::remove_questions`).
+    pub emptied_questions: Vec<String>,
 }
 
 impl Question {
@@ -89,6 +92,7 @@ impl SquadFile {
         for article in &mut file.data {
             for paragraph in &mut article.paragraphs {
                 for qa in &mut paragraph.qas {
+                    let had_answers = !qa.answers.is_empty();
                     for list in [&mut qa.answers, &mut qa.plausible_answers] {
                         let mut kept = Vec::with_capacity(list.len());
                         for answer in list.drain(..) {
@@ -110,10 +114,25 @@ impl SquadFile {
                         }
                         *list = kept;
                     }
+                    if had_answers && qa.answers.is_empty() && !qa.is_impossible {
+                        report.emptied_questions.push(qa.id.clone());
+                    }
                 }
             }
         }
         Ok((file, report))
+    }
+
+    /// Removes the questions with these ids (and any paragraph or article left empty).
+    pub fn remove_questions(&mut self, ids: &[String]) {
+        let ids: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+        for article in &mut self.data {
+            for paragraph in &mut article.paragraphs {
+                paragraph.qas.retain(|q| !ids.contains(q.id.as_str()));
+            }
+            article.paragraphs.retain(|p| !p.qas.is_empty());
+        }
+        self.data.retain(|a| !a.paragraphs.is_empty());
     }
 
     pub fn questions(&self) -> impl Iterator<Item = (&Paragraph, &Question)> {

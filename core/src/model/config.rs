@@ -40,6 +40,10 @@ impl Activation {
     }
 }
 
+/// The most parameters a config may ask for (80 GB of f32): far beyond any encoder distilled
+/// here, and a bound on what a corrupt or hostile config.json makes the loader allocate.
+const MAX_PARAMETERS: f64 = 2e10;
+
 /// Everything that shapes an encoder, in the core's own terms. Plugins fill it from their
 /// `config.json` dialect (see `registry::ArchitectureSpec::parse_config`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,10 +97,41 @@ impl EncoderConfig {
         if self.position_scheme == PositionScheme::AfterPadding && self.pad_token_id + 1 >= self.max_position_embeddings {
             return err("pad_token_id", "leaves no room for positions after padding".into());
         }
-        if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
-            return err("layer_norm_eps", "must be positive".into());
+        if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0) {
+            return err("layer_norm_eps", format!("is {}: must be a finite number above 0", self.layer_norm_eps));
+        }
+        // burn's dropout asserts a probability in [0, 1]; 1 would zero every activation.
+        for (field, p) in [("hidden_dropout_prob", self.hidden_dropout), ("attention_probs_dropout_prob", self.attention_dropout)] {
+            if !(0.0..1.0).contains(&p) {
+                return err(field, format!("is {p}: a dropout probability must lie in [0, 1)"));
+            }
+        }
+        if !(self.initializer_range.is_finite() && self.initializer_range >= 0.0) {
+            return err("initializer_range", format!("is {}: must be a finite number >= 0", self.initializer_range));
+        }
+        // A size read from a file is bounded before anything is allocated for it.
+        let (v, h, f, l) = (self.vocab_size as f64, self.hidden_size as f64, self.intermediate_size as f64, self.num_layers as f64);
+        let parameters = (v + self.max_position_embeddings as f64 + self.type_vocab_size as f64) * h + l * (4.0 * h * h + 2.0 * h * f);
+        if parameters > MAX_PARAMETERS {
+            return err("hidden_size", format!("with these sizes the model would have {parameters:.3e} parameters, over the {MAX_PARAMETERS:.0e} this tool allocates"));
+        }
+        if self.pad_token_id >= self.vocab_size {
+            return err("pad_token_id", format!("is {}, outside the vocabulary of {} tokens", self.pad_token_id, self.vocab_size));
         }
         Ok(())
+    }
+
+    /// The sequence length to run `model` at: `requested` (a flag's value, `flag` naming it) if
+    /// the position table holds it, refused otherwise (burn's embedding lookup would panic past
+    /// it); without a request, `default` cut to the table. The one rule for every command.
+    pub fn sequence_length(&self, requested: Option<usize>, default: usize, flag: &str, model: &str) -> crate::Result<usize> {
+        let limit = self.max_sequence_length();
+        match requested {
+            Some(0) => Err(crate::DistillError::Invalid(format!("{flag} is 0: expected at least 1 token"))),
+            Some(n) if n > limit => Err(crate::DistillError::Invalid(format!("{flag} is {n}, longer than the {limit} positions of model {model}: give {flag} {limit} or less"))),
+            Some(n) => Ok(n),
+            None => Ok(default.min(limit)),
+        }
     }
 
     /// The largest sequence length the position table allows.

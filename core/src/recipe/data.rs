@@ -28,21 +28,38 @@ pub(super) fn resolve_task(config: &RunConfig, student: &InitialStudent, teacher
 }
 
 /// Classification labels in id order: as configured, else the teacher's, else sorted from the
-/// training data. QA has none.
+/// training data. QA has none. Every prediction teacher's classifier must name the same labels
+/// in the same order (its logits are read by position), or only the generic `LABEL_i` of a
+/// config without `id2label`, as many as there are labels.
 pub(super) fn resolve_labels(config: &RunConfig, task: Task, teachers: &Teachers, train: &Path) -> Result<Vec<String>> {
-    if let Some(labels) = &config.labels {
-        return Ok(labels.clone());
-    }
     if task == Task::Qa {
-        return Ok(vec![]);
+        return Ok(config.labels.clone().unwrap_or_default());
     }
-    let teacher_labels = teachers.main.as_ref().and_then(|t| t.model.classifier.as_ref().map(|c| labels_from_config(&t.raw_config, c.num_labels())));
-    if let Some(labels) = teacher_labels {
-        return Ok(labels);
+    let teacher_labels: Vec<(String, Vec<String>)> = teachers
+        .prediction()
+        .filter_map(|t| {
+            let classes = t.model.classifier.as_ref()?.num_labels();
+            Some((t.files.as_ref().map_or_else(|| "teacher".to_string(), |f| f.name.clone()), labels_from_config(&t.raw_config, classes)))
+        })
+        .collect();
+    let labels = match (&config.labels, teacher_labels.first()) {
+        (Some(labels), _) => labels.clone(),
+        (None, Some((_, labels))) => labels.clone(),
+        (None, None) => {
+            let mut labels: Vec<String> = read_examples(train)?.into_iter().map(|e| e.label).collect();
+            labels.sort();
+            labels.dedup();
+            labels
+        }
+    };
+    for (name, theirs) in &teacher_labels {
+        let generic = theirs.iter().enumerate().all(|(i, l)| *l == format!("LABEL_{i}"));
+        if *theirs != labels && !(generic && theirs.len() == labels.len()) {
+            return Err(DistillError::Invalid(format!(
+                "the labels {labels:?} do not match teacher {name}'s id2label {theirs:?}: its logits are read by position, so give --labels in the teacher's order (or leave --labels out)"
+            )));
+        }
     }
-    let mut labels: Vec<String> = read_examples(train)?.into_iter().map(|e| e.label).collect();
-    labels.sort();
-    labels.dedup();
     Ok(labels)
 }
 
@@ -113,18 +130,29 @@ pub(super) fn check_intermediate_labels(task: Task, config: &RunConfig) -> Resul
 pub(super) fn task_examples(task: Task, path: &Path, config: &RunConfig, tokenizer: &TextTokenizer, labels: &[String], reads_labels: bool) -> Result<Vec<TrainExample>> {
     match task {
         Task::Qa => {
-            let (squad, report) = SquadFile::read(path, config.strict)?;
+            let (mut squad, report) = SquadFile::read(path, config.strict)?;
             if !report.skipped_answers.is_empty() {
                 eprintln!("{}: skipped {} answers that do not match their context (first: {} {})", path.display(), report.skipped_answers.len(), report.skipped_answers[0].0, report.skipped_answers[0].1);
             }
             if reads_labels {
                 refuse_unlabelled(path, &squad, &report.skipped_answers)?;
             }
+            if let Some(first) = report.emptied_questions.first() {
+                // With no answer left they would train as "no answer", in SQuAD 1.1 too.
+                eprintln!("{}: left out {} questions whose every answer was skipped (first: {first}), rather than train them as unanswerable", path.display(), report.emptied_questions.len());
+                squad.remove_questions(&report.emptied_questions);
+            }
             let examples = QaExample::from_squad(&squad);
             let features = build_features(&examples, tokenizer, &config.features)?;
             Ok(TrainExample::from_qa(&features, config.mask_question))
         }
-        Task::Classification => TrainExample::from_classification(&read_examples(path)?, labels, tokenizer, config.features.max_seq_len),
+        Task::Classification => {
+            let examples = read_examples(path)?;
+            if let Some(e) = examples.iter().find(|e| !labels.contains(&e.label)) {
+                return Err(DistillError::input(path.display().to_string(), format!("line {}", e.line), format!("label {:?} is not among the labels {labels:?}", e.label)));
+            }
+            TrainExample::from_classification(&examples, labels, tokenizer, config.features.max_seq_len)
+        }
     }
 }
 

@@ -9,8 +9,10 @@
 //! labels, examples, evaluator) and `stages` (the stage loop).
 
 mod data;
+mod fingerprint;
 mod models;
 mod stages;
+mod validate;
 
 use std::path::PathBuf;
 
@@ -178,70 +180,47 @@ fn pair_options(config: &RunConfig) -> PairOptions {
     PairOptions { mapping: config.intermediate.mapping.clone(), head_averaged_attention: config.intermediate.head_averaged_attention, attention: config.intermediate.attention_weight > 0.0 }
 }
 
-/// `copy_layers` against the other student settings, before anything is loaded or written.
-fn check_copy_layers(config: &RunConfig) -> Result<()> {
-    let Some(list) = &config.copy_layers else { return Ok(()) };
-    if config.student.is_some() || config.random_student {
-        return Err(DistillError::Invalid("copy_layers builds the student from the teacher's layers: leave out --student and --random-student".into()));
-    }
-    match config.student_layers {
-        Some(n) if n != list.len() => Err(DistillError::Invalid(format!("student_layers is {n} but copy_layers names {} layers", list.len()))),
-        _ => Ok(()),
-    }
-}
-
-/// `general_teacher` teaches the recipe's general stage: refused where no such stage runs.
-fn check_general_teacher(config: &RunConfig) -> Result<()> {
-    match &config.general_teacher {
-        Some(_) if config.strategy != Strategy::Tinybert => {
-            Err(DistillError::Invalid(format!("--general-teacher teaches the general stage of --strategy tinybert; strategy {} has no general stage", config.strategy.name())))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// `intermediate_prediction_weight` joins a prediction term to the task's intermediate stage:
-/// refused where the weight is not a number >= 0, or where no such stage runs.
-fn check_intermediate_prediction(config: &RunConfig) -> Result<()> {
-    let weight = config.intermediate_prediction_weight;
-    if !(weight.is_finite() && weight >= 0.0) {
-        return Err(DistillError::Invalid(format!("intermediate_prediction_weight is {weight}: expected a number >= 0")));
-    }
-    if weight > 0.0 && !config.strategy.needs_intermediate() {
-        return Err(DistillError::Invalid(format!("--intermediate-prediction-weight adds to the task's intermediate stage; strategy {} has none", config.strategy.name())));
-    }
-    Ok(())
-}
-
 /// Whether a stage of the run learns from the teachers' logits: a prediction stage, or a joint
 /// stage's prediction term.
 fn learns_from_teacher_logits(config: &RunConfig) -> bool {
     matches!(config.strategy, Strategy::Prediction | Strategy::Tinybert) || config.intermediate_prediction_weight > 0.0
 }
 
+/// `--max-seq-len` against the position table of every model the run feeds.
+fn check_sequence_length(config: &RunConfig, teachers: &Teachers, student: &InitialStudent) -> Result<()> {
+    let length = Some(config.features.max_seq_len);
+    for t in teachers.main.iter().chain(&teachers.extra).chain(&teachers.general) {
+        let name = t.files.as_ref().map_or("teacher", |f| f.name.as_str());
+        t.config.sequence_length(length, 0, "--max-seq-len", name)?;
+    }
+    student.model.encoder.config.sequence_length(length, 0, "--max-seq-len", "student")?;
+    Ok(())
+}
+
 /// Runs a whole distillation (or fine-tuning) as configured.
 pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<RunReport> {
+    config.validate()?;
     check_plugins(registry, config)?;
-    check_copy_layers(config)?;
-    check_general_teacher(config)?;
-    check_intermediate_prediction(config)?;
     let output = require(&config.output, "--output")?.clone();
     let train_path = require(&config.train, "--train")?.clone();
 
     let teachers = Teachers::load(registry, config, device)?;
+    if config.strategy == Strategy::Tinybert && !config.extra_teachers.is_empty() {
+        eprintln!("note: --extra-teacher joins the prediction stage (3); the intermediate stages learn from --teacher alone");
+    }
     let student = InitialStudent::build(registry, config, teachers.main.as_ref(), device)?;
+    check_sequence_length(config, &teachers, &student)?;
     let (plan, general_plan) = check_pairs(config, &teachers, &student)?;
     let task = resolve_task(config, &student, &teachers);
+    if task == Task::Qa {
+        config.features.validate()?;
+    }
     check_teacher_heads(config, task, &teachers)?;
     let labels = resolve_labels(config, task, &teachers, &train_path)?;
     let student = student.with_task_head(task, &labels, config.train_config.seed)?;
     let data = TaskData::load(task, config, &student.tokenizer, &labels, &train_path)?;
     let InitialStudent { spec, model, tokenizer, base_config, copied_layers } = student.narrow(config, &data.examples)?;
     check_intermediate_labels(task, config)?;
-    // Written only once the models, the pair and the data have passed their checks, so that a
-    // refused run leaves no output behind.
-    std::fs::create_dir_all(&output).map_err(|e| DistillError::io(&output, e))?;
-    crate::io::write_json_atomic(&output.join("run-config.json"), config)?;
     let task_teachers: Vec<TaskModel> = teachers.prediction().map(|t| t.model.clone()).collect();
 
     let runner = StageRunner {
@@ -251,6 +230,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         output: &output,
         task,
         labels: &labels,
+        train: &train_path,
         data: &data,
         teachers: &teachers,
         task_teachers: &task_teachers,
@@ -260,7 +240,13 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         tokenizer: &tokenizer,
         base_config: &base_config,
     };
-    let (trained, stage_reports) = runner.run_all(model)?;
+    let fingerprints = runner.fingerprints()?;
+    runner.check_earlier_outputs(&fingerprints)?;
+    // Written only once the models, the pair, the data and what earlier runs left have passed
+    // their checks, so that a refused run leaves no output behind and changes none.
+    std::fs::create_dir_all(&output).map_err(|e| DistillError::io(&output, e))?;
+    crate::io::write_json_atomic(&output.join("run-config.json"), config)?;
+    let (trained, stage_reports) = runner.run_all(model, &fingerprints)?;
     let student_dir = output.join("student");
     runner.export(&trained, &student_dir)?;
     let report = RunReport { output: output.clone(), student: student_dir, stages: stage_reports, plan, general_plan, copied_layers };

@@ -81,12 +81,8 @@ impl InitialStudent {
             (None, None) => return Err(DistillError::Invalid("give --student or --teacher".into())),
         };
         // Narrowed once the training data is at hand (`narrow`); refused here, before any data is read.
-        match config.student_intermediate_size {
-            Some(size) => check_intermediate_size(&model.encoder.config, size)?,
-            None if config.neuron_importance != NeuronImportance::default() => {
-                return Err(DistillError::Invalid("neuron_importance ranks the neurons student_intermediate_size keeps, and that is not set".into()));
-            }
-            None => {}
+        if let Some(size) = config.student_intermediate_size {
+            check_intermediate_size(&model.encoder.config, size)?;
         }
         let tokenizer = tokenizer.ok_or_else(|| DistillError::Invalid("neither the student nor the teacher has a tokenizer".into()))?;
         Ok(Self { spec, model, tokenizer, base_config, copied_layers })

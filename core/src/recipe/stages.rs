@@ -12,6 +12,7 @@ use super::RunConfig;
 use super::data::{TaskData, raw_texts, task_examples};
 use super::models::Teachers;
 use crate::error::{DistillError, Result};
+use crate::hashing::Fingerprint;
 use crate::model::TaskModel;
 use crate::pretrained::{Pretrained, save_model};
 use crate::registry::{ArchitectureSpec, Registry};
@@ -49,6 +50,8 @@ pub(super) struct StageRunner<'a> {
     pub output: &'a Path,
     pub task: super::Task,
     pub labels: &'a [String],
+    /// The `--train` file.
+    pub train: &'a Path,
     pub data: &'a TaskData,
     pub teachers: &'a Teachers,
     /// The prediction teachers' models (`teachers.prediction()`), as the stages take them.
@@ -66,9 +69,15 @@ impl StageRunner<'_> {
         save_model(model, self.spec, self.base_config, Some(&self.tokenizer.files), dir)
     }
 
+    /// The directory of stage `number` (counted from 1).
+    pub fn stage_dir(&self, number: usize, name: &str) -> PathBuf {
+        self.output.join(format!("stage-{number}-{name}"))
+    }
+
     /// Runs (or skips) every stage from `student`; returns the last stage's student and one
-    /// report per stage.
-    pub fn run_all(&self, mut student: TaskModel) -> Result<(TaskModel, Vec<Value>)> {
+    /// report per stage. `fingerprints` (one per stage) were checked against what earlier runs
+    /// left (`check_earlier_outputs`).
+    pub fn run_all(&self, mut student: TaskModel, fingerprints: &[Fingerprint]) -> Result<(TaskModel, Vec<Value>)> {
         let stage_list = stages(self.config.strategy);
         let start = self.config.start_stage.unwrap_or(1).max(1);
         if start > stage_list.len() {
@@ -77,7 +86,7 @@ impl StageRunner<'_> {
         let mut reports = Vec::new();
         for (index, &(name, intermediate)) in stage_list.iter().enumerate() {
             let number = index + 1;
-            let dir = self.output.join(format!("stage-{number}-{name}"));
+            let dir = self.stage_dir(number, name);
             let done = dir.join("done.json");
             if number < start && !dir.exists() {
                 // A stage skipped by --start-stage that never ran here (e.g. the general stage for a
@@ -90,7 +99,11 @@ impl StageRunner<'_> {
             let (next, report) = if number < start || (self.config.resume && done.is_file()) {
                 self.finished(number, name, &dir, &done)?
             } else {
-                self.train(number, stage_list.len(), name, intermediate, &dir, student)?
+                if !self.config.resume && dir.exists() {
+                    // Starting over: no metrics, best student or report of an earlier run may remain.
+                    std::fs::remove_dir_all(&dir).map_err(|e| DistillError::io(&dir, e))?;
+                }
+                self.train(number, stage_list.len(), name, intermediate, &dir, student, &fingerprints[index])?
             };
             student = next;
             reports.push(report);
@@ -140,7 +153,7 @@ impl StageRunner<'_> {
     /// learning rate, and add the prediction term where `intermediate_prediction_weight` asks
     /// (never in the general stage: raw text, and a teacher that may have no task head); the
     /// others fine-tune, or distil the prediction layer where there is a teacher.
-    fn loss(&self, name: &str, intermediate: bool, plan: &PairPlan) -> Result<(StageLoss, TrainConfig)> {
+    pub(super) fn loss(&self, name: &str, intermediate: bool, plan: &PairPlan) -> Result<(StageLoss, TrainConfig)> {
         let config = self.config;
         Ok(if intermediate {
             let pairs = plan.layer_pairs.clone().ok_or_else(|| DistillError::Invalid("no layer mapping for intermediate distillation".into()))?;
@@ -180,7 +193,8 @@ impl StageRunner<'_> {
     /// Trains one stage from `student`; returns the student it hands on (its best dev
     /// checkpoint where it evaluated, else its last weights) and its report, also written to
     /// `done.json`.
-    fn train(&self, number: usize, count: usize, name: &str, intermediate: bool, dir: &Path, student: TaskModel) -> Result<(TaskModel, Value)> {
+    #[allow(clippy::too_many_arguments)] // the stage's place in the run, its directory, student and fingerprint
+    fn train(&self, number: usize, count: usize, name: &str, intermediate: bool, dir: &Path, student: TaskModel, fingerprint: &Fingerprint) -> Result<(TaskModel, Value)> {
         let examples = self.examples(name)?;
         // The general stage learns from the general teacher where one is given.
         let (teachers, plan): (&[TaskModel], &PairPlan) = match (&self.teachers.general, self.general_plan, name) {
@@ -204,6 +218,7 @@ impl StageRunner<'_> {
             dir,
             pad_id: self.tokenizer.pad_id(),
             resume: self.config.resume,
+            fingerprint: fingerprint.clone(),
         };
         eprintln!("stage {number}/{count} {name}: {} examples, {} updates", examples.len(), total_steps(examples.len(), &train_config));
         let export = |model: &TaskModel, dir: &Path| self.export(model, dir);
@@ -212,7 +227,11 @@ impl StageRunner<'_> {
             Some(best) => self.load_student(&best)?,
             None => outcome.trainable.model,
         };
-        let report = json!({"stage": name, "steps": outcome.state.step, "seconds": outcome.seconds, "best_metric": outcome.best_metric, "best_step": outcome.state.best_step, "stopped_early": outcome.state.stopped_early, "eval": outcome.last_eval});
+        let report = json!({
+            "stage": name, "steps": outcome.state.step, "seconds": outcome.seconds, "best_metric": outcome.best_metric,
+            "best_step": outcome.state.best_step, "stopped_early": outcome.state.stopped_early, "eval": outcome.last_eval,
+            "fingerprint": outcome.state.fingerprint,
+        });
         crate::io::write_json_atomic(&dir.join("done.json"), &report)?;
         Ok((next, report))
     }

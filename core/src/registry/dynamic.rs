@@ -42,6 +42,9 @@ fn fail(path: &Path, message: impl Into<String>) -> PluginLoadError {
 
 /// Reads the specs a plugin library declares.
 pub fn read_library(path: &Path) -> Result<Vec<ArchitectureSpec>, PluginLoadError> {
+    // dlopen searches LD_LIBRARY_PATH and the system directories for a name without a slash
+    // (`--plugin foo.so`): load the file that was named, by its absolute path.
+    let path = &std::fs::canonicalize(path).map_err(|e| fail(path, format!("cannot open: {e}")))?;
     // SAFETY: loading runs the library's initialisers; plugin libraries are code the user chose
     // to trust by naming them, as with any native plugin system.
     let library = unsafe { libloading::Library::new(path) }.map_err(|e| fail(path, format!("not a loadable shared library: {e}")))?;
@@ -64,12 +67,17 @@ pub fn read_library(path: &Path) -> Result<Vec<ArchitectureSpec>, PluginLoadErro
     };
     // Never unload: specs are copied, but unloading native code is a source of crashes.
     std::mem::forget(library);
-    let manifest: Manifest = serde_json::from_str(&manifest).map_err(|e| fail(path, format!("malformed or incomplete manifest: {e}")))?;
+    parse_manifest(&manifest).map_err(|message| fail(path, message))
+}
+
+/// The specs a manifest declares, each checked; the error says what is wrong with it.
+pub fn parse_manifest(manifest: &str) -> Result<Vec<ArchitectureSpec>, String> {
+    let manifest: Manifest = serde_json::from_str(manifest).map_err(|e| format!("malformed or incomplete manifest: {e}"))?;
     if manifest.plugins.is_empty() {
-        return Err(fail(path, "the manifest declares no plugins"));
+        return Err("the manifest declares no plugins".into());
     }
     for spec in &manifest.plugins {
-        spec.validate().map_err(|e| fail(path, e.to_string()))?;
+        spec.validate().map_err(|e| e.to_string())?;
     }
     Ok(manifest.plugins)
 }

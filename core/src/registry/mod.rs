@@ -43,6 +43,11 @@ pub struct RegisteredPlugin {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     plugins: Vec<RegisteredPlugin>,
+    /// (model_type, plugin) in the order plugins were added: the first to claim a model_type
+    /// reads config.json files of that type.
+    claims: Vec<(String, String)>,
+    /// What the caller should tell the user: model_types claimed twice, and which plugin wins.
+    warnings: Vec<String>,
 }
 
 impl Registry {
@@ -64,6 +69,18 @@ impl Registry {
                 message: format!("duplicate plugin name: already registered from {:?}, again from {:?}", existing.origin, origin),
             });
         }
+        for model_type in &spec.model_types {
+            match self.claims.iter().find(|(t, _)| t == model_type) {
+                Some((_, first)) => {
+                    let first_origin = self.get(first).map(|p| p.origin.clone());
+                    self.warnings.push(format!(
+                        "model_type `{model_type}` is claimed by plugin `{first}` ({first_origin:?}) and by plugin `{}` ({origin:?}); `{first}`, added first, reads such checkpoints (choose the other with --plugin)",
+                        spec.name
+                    ));
+                }
+                None => self.claims.push((model_type.clone(), spec.name.clone())),
+            }
+        }
         let at = self.plugins.partition_point(|p| p.spec.name < spec.name);
         self.plugins.insert(at, RegisteredPlugin { spec, origin });
         Ok(())
@@ -81,9 +98,14 @@ impl Registry {
         })
     }
 
-    /// The plugin that claims a `config.json` `model_type`.
+    /// The plugin that claims a `config.json` `model_type` (the first added, where several do).
     pub fn for_model_type(&self, model_type: &str) -> Option<&RegisteredPlugin> {
-        self.plugins.iter().find(|p| p.spec.model_types.iter().any(|t| t == model_type))
+        self.claims.iter().find(|(t, _)| t == model_type).and_then(|(_, name)| self.get(name))
+    }
+
+    /// Conflicts found while adding plugins (a model_type claimed twice), for the user to see.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &RegisteredPlugin> {
@@ -94,3 +116,4 @@ impl Registry {
         self.plugins.iter().map(|p| p.spec.name.as_str()).collect()
     }
 }
+

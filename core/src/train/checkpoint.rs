@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::optimizer::{AdamW, load_named_params, named_params};
 use crate::error::{DistillError, Result};
+use crate::hashing::Fingerprint;
 use crate::model::TaskModel;
 use crate::strategy::intermediate::Projections;
 use crate::weights::{Checkpoint, write_safetensors};
@@ -30,13 +31,29 @@ pub struct TrainState {
     pub best_step: Option<usize>,
     pub evals_since_best: usize,
     pub stopped_early: bool,
-    /// Identifies the run configuration and data, so a checkpoint is not resumed by another run.
-    pub fingerprint: String,
+    /// What decides the stage's result (settings, teachers, data), so a checkpoint is not
+    /// resumed by a run with other settings. Checkpoints of older versions hold one opaque hash,
+    /// read as a field `digest` that no current fingerprint matches.
+    #[serde(deserialize_with = "fingerprint_or_digest")]
+    pub fingerprint: Fingerprint,
     pub optimizer_updates: u64,
     /// Wall-clock seconds spent in this stage over every sitting up to the checkpoint, so a
     /// resumed run reports its whole training time.
     #[serde(default)]
     pub seconds: f64,
+}
+
+fn fingerprint_or_digest<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Fingerprint, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Fields(Fingerprint),
+        Digest(String),
+    }
+    Ok(match Stored::deserialize(d)? {
+        Stored::Fields(f) => f,
+        Stored::Digest(digest) => Fingerprint([("digest".to_string(), digest)].into()),
+    })
 }
 
 pub fn save(path: &Path, trainable: &Trainable, optimizer: &AdamW, state: &TrainState) -> Result<()> {
@@ -52,14 +69,23 @@ pub fn save(path: &Path, trainable: &Trainable, optimizer: &AdamW, state: &Train
     write_safetensors(path, &tensors, Some(metadata))
 }
 
+/// The loop's state a checkpoint holds, read from its header alone.
+pub fn read_state(path: &Path) -> Result<TrainState> {
+    let ckpt = Checkpoint::open(path)?;
+    state_of(&ckpt, path)
+}
+
+fn state_of(ckpt: &Checkpoint, path: &Path) -> Result<TrainState> {
+    ckpt.metadata()
+        .get("state")
+        .and_then(|s| serde_json::from_str(s).ok())
+        .ok_or_else(|| DistillError::Safetensors { path: path.to_path_buf(), message: "no training state in the header: not a distill training checkpoint".into() })
+}
+
 /// Restores `trainable` and `optimizer` from `path`; returns the restored module and state.
 pub fn load(path: &Path, trainable: Trainable, optimizer: &mut AdamW) -> Result<(Trainable, TrainState)> {
     let ckpt = Checkpoint::open(path)?;
-    let state: TrainState = ckpt
-        .metadata()
-        .get("state")
-        .and_then(|s| serde_json::from_str(s).ok())
-        .ok_or_else(|| DistillError::Safetensors { path: path.to_path_buf(), message: "no training state in the header: not a distill training checkpoint".into() })?;
+    let state = state_of(&ckpt, path)?;
     let mut params = BTreeMap::new();
     let device = trainable.model.encoder.device();
     optimizer.moments.clear();

@@ -29,6 +29,63 @@ impl Default for AdamWConfig {
     }
 }
 
+/// PyTorch's AdamW step for one parameter with its scalars resolved once, for both forms of the
+/// update: over host memory in one fused pass (CPU) and as tensor operations (other backends).
+#[derive(Debug, Clone, Copy)]
+struct AdamWUpdate {
+    beta1: f32,
+    beta2: f32,
+    epsilon: f32,
+    /// Gradient clipping factor (1 when the global norm is within bounds).
+    grad_scale: f32,
+    /// Decoupled weight decay, `1 - lr * weight_decay`; 1 for the 1-D parameters (biases and
+    /// layer norms), which take none.
+    decay: f32,
+    /// `lr / (1 - beta1^t)`.
+    step_size: f32,
+    /// `sqrt(1 - beta2^t)`.
+    sqrt_bias_correction2: f32,
+}
+
+impl AdamWUpdate {
+    /// The step at update `t` (counted from 1) with learning rate `lr`, for a parameter of `dims` dimensions.
+    fn new(c: &AdamWConfig, t: u64, lr: f64, grad_scale: f64, dims: usize) -> Self {
+        let t = t as i32;
+        Self {
+            beta1: c.beta1 as f32,
+            beta2: c.beta2 as f32,
+            epsilon: c.epsilon as f32,
+            grad_scale: grad_scale as f32,
+            decay: if dims > 1 { (1.0 - lr * c.weight_decay) as f32 } else { 1.0 },
+            step_size: (lr / (1.0 - c.beta1.powi(t))) as f32,
+            sqrt_bias_correction2: (1.0 - c.beta2.powi(t)).sqrt() as f32,
+        }
+    }
+
+    /// Updates `value`, `m` and `v` in place (`grad` is only read; it is `mut` to be split).
+    fn apply_on_host(&self, value: &mut [f32], grad: &mut [f32], m: &mut [f32], v: &mut [f32]) {
+        host::zip_chunks_mut([value, grad, m, v], 1 << 15, |[value, grad, m, v]| {
+            for i in 0..value.len() {
+                let g = grad[i] * self.grad_scale;
+                m[i] = self.beta1 * m[i] + (1.0 - self.beta1) * g;
+                v[i] = self.beta2 * v[i] + (1.0 - self.beta2) * g * g;
+                let denom = v[i].sqrt() / self.sqrt_bias_correction2 + self.epsilon;
+                value[i] = value[i] * self.decay - self.step_size * m[i] / denom;
+            }
+        });
+    }
+
+    /// The same update as tensor operations on flat tensors; returns (value, m, v).
+    fn apply_on_tensors(&self, value: Tensor<1>, grad: Tensor<1>, m: Tensor<1>, v: Tensor<1>) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
+        let g = grad.mul_scalar(self.grad_scale);
+        let m = m.mul_scalar(self.beta1) + g.clone().mul_scalar(1.0 - self.beta1);
+        let v = v.mul_scalar(self.beta2) + (g.clone() * g).mul_scalar(1.0 - self.beta2);
+        let denom = v.clone().sqrt().div_scalar(self.sqrt_bias_correction2).add_scalar(self.epsilon);
+        let value = value.mul_scalar(self.decay) - (m.clone() / denom).mul_scalar(self.step_size);
+        (value, m, v)
+    }
+}
+
 /// First and second moments of each parameter, flattened.
 pub struct AdamW {
     pub config: AdamWConfig,
@@ -127,25 +184,17 @@ impl ModuleMapper for StepMapper<'_> {
         let Some(grad) = self.grads.remove::<D>(id) else {
             return Param::from_mapped_value(id, tensor, mapper);
         };
-        let c = self.opt.config;
         let dims = tensor.dims();
         let n: usize = dims.iter().product();
         let value = tensor.inner().reshape([n]);
-        let g = grad.reshape([n]).mul_scalar(self.scale);
+        let grad = grad.reshape([n]);
         let key = self.path.current();
         let (m, v) = match self.opt.moments.remove(&key) {
             Some((m, v)) => (m, v),
-            None => (g.zeros_like(), g.zeros_like()),
+            None => (grad.zeros_like(), grad.zeros_like()),
         };
-        let m = m.mul_scalar(c.beta1) + g.clone().mul_scalar(1.0 - c.beta1);
-        let v = v.mul_scalar(c.beta2) + (g.clone() * g).mul_scalar(1.0 - c.beta2);
-        let t = self.opt.updates as i32;
-        let bc1 = 1.0 - c.beta1.powi(t);
-        let bc2 = 1.0 - c.beta2.powi(t);
-        // Biases and layer norms (the 1-D parameters) take no weight decay.
-        let decayed = if D > 1 && c.weight_decay > 0.0 { value.mul_scalar(1.0 - self.lr * c.weight_decay) } else { value };
-        let denom = v.clone().sqrt().div_scalar(bc2.sqrt()).add_scalar(c.epsilon);
-        let updated = decayed - (m.clone() / denom).mul_scalar(self.lr / bc1);
+        let update = AdamWUpdate::new(&self.opt.config, self.opt.updates, self.lr, self.scale, D);
+        let (updated, m, v) = update.apply_on_tensors(value, grad, m, v);
         self.opt.moments.insert(key, (m, v));
         let restored = Tensor::from_inner(updated.reshape(dims)).require_grad();
         Param::from_mapped_value(id, restored, mapper)
@@ -165,19 +214,8 @@ impl StepMapper<'_> {
             Some((m, v)) => (crate::model::to_host(m).1, crate::model::to_host(v).1),
             None => (vec![0.0; value.len()], vec![0.0; value.len()]),
         };
-        let c = self.opt.config;
-        let t = self.opt.updates as i32;
-        let update = host::AdamWUpdate {
-            beta1: c.beta1 as f32,
-            beta2: c.beta2 as f32,
-            epsilon: c.epsilon as f32,
-            grad_scale: self.scale as f32,
-            // Biases and layer norms (the 1-D parameters) take no weight decay.
-            decay: if D > 1 { (1.0 - self.lr * c.weight_decay) as f32 } else { 1.0 },
-            step_size: (self.lr / (1.0 - c.beta1.powi(t))) as f32,
-            sqrt_bias_correction2: (1.0 - c.beta2.powi(t)).sqrt() as f32,
-        };
-        update.apply(&mut value, &mut grad, &mut m, &mut v);
+        let update = AdamWUpdate::new(&self.opt.config, self.opt.updates, self.lr, self.scale, D);
+        update.apply_on_host(&mut value, &mut grad, &mut m, &mut v);
         let n = value.len();
         let moment = |x: Vec<f32>| Tensor::<1>::from_data(TensorData::new(x, [n]), &device);
         self.opt.moments.insert(key, (moment(m), moment(v)));
@@ -295,12 +333,12 @@ mod tests {
     /// Three steps on a linear layer (weight 2-D and decayed, bias 1-D and not) with the loss
     /// sum(A*W) + sum(B*b) + (|W|^2 + |b|^2)/2, so the gradients are A + W and B + b; clipping is
     /// active. Returns the final weight and bias (as stored: `[in, out]`) and the gradient norms.
-    fn run(fused: bool) -> ([Vec<f32>; 2], Vec<f64>, [Vec<f32>; 2]) {
+    fn run(fused: bool, weight_decay: f64) -> ([Vec<f32>; 2], Vec<f64>, [Vec<f32>; 2]) {
         let device = Device::flex().autodiff();
         let mut layer: Linear = LinearConfig::new(3, 2).init(&device);
         let host = |layer: &Linear| [crate::model::to_host(layer.weight.val().inner()).1, crate::model::to_host(layer.bias.as_ref().expect("bias").val().inner()).1];
         let initial = host(&layer);
-        let mut opt = AdamW::new(AdamWConfig { max_grad_norm: Some(0.5), ..AdamWConfig::default() });
+        let mut opt = AdamW::new(AdamWConfig { max_grad_norm: Some(0.5), weight_decay, ..AdamWConfig::default() });
         opt.fused_on_cpu = fused;
         let a = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, -1.0, 2.0, 1.5, 0.25, -0.75], [3, 2]), &device);
         let b = Tensor::<1>::from_data(TensorData::new(vec![0.3f32, -0.6], [2]), &device);
@@ -316,13 +354,15 @@ mod tests {
         (host(&layer), norms, initial)
     }
 
+    /// Both forms of the update against PyTorch's formula, with weight decay on, off, and
+    /// negative (refused in a run configuration, but the two forms once differed there).
     #[test]
     fn fused_and_tensor_paths_match_pytorch_adamw() {
         let a = [0.5, -1.0, 2.0, 1.5, 0.25, -0.75];
         let b = [0.3, -0.6];
-        for fused in [true, false] {
-            let (got, norms, initial) = run(fused);
-            let c = AdamWConfig::default();
+        for (fused, weight_decay) in [(true, 0.01), (false, 0.01), (true, 0.0), (false, 0.0), (true, -0.5), (false, -0.5)] {
+            let (got, norms, initial) = run(fused, weight_decay);
+            let c = AdamWConfig { weight_decay, ..AdamWConfig::default() };
             let mut p: [Vec<f64>; 2] = initial.clone().map(|v| v.iter().map(|&x| x as f64).collect());
             let mut m = [vec![0.0; 6], vec![0.0; 2]];
             let mut v = m.clone();

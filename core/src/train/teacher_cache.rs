@@ -4,7 +4,7 @@
 use std::hash::Hasher;
 
 use crate::hashing::KeyHasher;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{DistillError, Result};
@@ -20,19 +20,7 @@ const MAGIC: &[u8; 8] = b"DSTLLOG1";
 
 /// A key for the teacher: the bytes of its weights and config files.
 pub fn teacher_key(files: &[&Path]) -> Result<u64> {
-    let mut h = KeyHasher::default();
-    for f in files {
-        let mut file = std::fs::File::open(f).map_err(|e| DistillError::io(f, e))?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf).map_err(|e| DistillError::io(f, e))?;
-            if n == 0 {
-                break;
-            }
-            h.write(&buf[..n]);
-        }
-    }
-    Ok(h.finish())
+    crate::hashing::hash_files(files)
 }
 
 fn data_key(examples: &[TrainExample]) -> u64 {

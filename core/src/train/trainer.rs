@@ -20,7 +20,9 @@ use super::optimizer::{AdamW, AdamWConfig};
 use super::progress::{MetricsLog, bar};
 use super::schedule::LinearSchedule;
 use super::teacher_cache::ExampleLogits;
-use crate::hashing::KeyHasher;
+use std::hash::Hasher;
+
+use crate::hashing::{Fingerprint, KeyHasher};
 use crate::error::{DistillError, Result};
 use crate::model::{Keep, TaskModel, TaskOutput};
 use crate::strategy::intermediate::{IntermediateConfig, intermediate_loss};
@@ -110,6 +112,10 @@ pub struct Stage<'a> {
     pub dir: &'a Path,
     pub pad_id: u32,
     pub resume: bool,
+    /// What the caller knows decides the stage's result beyond what the trainer sees (teacher
+    /// and data files, the student it starts from); the trainer adds the loss, the training
+    /// settings and a hash of every example, and resumes only a checkpoint with the same.
+    pub fingerprint: Fingerprint,
 }
 
 pub struct StageOutcome {
@@ -243,14 +249,31 @@ fn batch_loss(student: &Trainable, stage: &Stage<'_>, rows: &[usize], batch: &Co
     }
 }
 
-fn fingerprint(stage: &Stage<'_>, config: &TrainConfig) -> String {
+/// A hash of every example the stage trains on: its tokens, target and positions.
+fn examples_hash(examples: &[TrainExample]) -> String {
     let mut h = KeyHasher::default();
-    let text = format!("{}|{:?}|{}|{}", stage.name, stage.loss, serde_json::to_string(config).expect("config serialises"), stage.examples.len());
-    std::hash::Hasher::write(&mut h, text.as_bytes());
-    for e in stage.examples.iter().take(64) {
-        e.input_ids.iter().for_each(|x| std::hash::Hasher::write(&mut h, &x.to_le_bytes()));
+    for e in examples {
+        for v in [&e.input_ids, &e.token_type_ids] {
+            h.write(&(v.len() as u64).to_le_bytes());
+            v.iter().for_each(|x| h.write(&x.to_le_bytes()));
+        }
+        h.write(format!("{:?}", e.target).as_bytes());
+        if let Some(p) = &e.positions {
+            p.iter().for_each(|x| h.write(&x.to_le_bytes()));
+        }
     }
-    format!("{:016x}", std::hash::Hasher::finish(&h))
+    format!("{:016x}/{}", h.finish(), examples.len())
+}
+
+/// The stage's fingerprint: the caller's fields and what the trainer sees. How often the stage
+/// saves is left out: it does not change the result.
+pub fn fingerprint(stage: &Stage<'_>, config: &TrainConfig) -> Fingerprint {
+    let mut f = stage.fingerprint.clone();
+    f.insert("stage", stage.name);
+    f.insert("stage_loss", format!("{:?}", stage.loss));
+    f.setting("train_config", &TrainConfig { save_every: 0, ..config.clone() });
+    f.insert("examples", examples_hash(stage.examples));
+    f
 }
 
 /// The number of updates a stage takes.
@@ -326,14 +349,16 @@ fn accumulate_update(student: &Trainable, stage: &Stage<'_>, order: &mut BatchOr
     Ok((accumulator.grads(), sums))
 }
 
-/// Resumes from the stage's checkpoint; refuses one written with other settings or data.
-fn resume(ckpt_path: &Path, fingerprint: &str, student: Trainable, optimizer: &mut AdamW) -> Result<(Trainable, TrainState)> {
+/// Resumes from the stage's checkpoint; refuses one written with other settings or data,
+/// naming the fields that differ.
+fn resume(ckpt_path: &Path, fingerprint: &Fingerprint, student: Trainable, optimizer: &mut AdamW) -> Result<(Trainable, TrainState)> {
     let (restored, saved) = checkpoint::load(ckpt_path, student, optimizer)?;
-    if saved.fingerprint != fingerprint {
+    let differences = saved.fingerprint.differences(fingerprint, false);
+    if !differences.is_empty() {
         return Err(DistillError::Invalid(format!(
-            "{}: written by a run with other settings or data (fingerprint {} vs {fingerprint}); resume with the same configuration or start in a fresh output directory",
+            "{}: written by a run with other settings or data ({}); resume with the same settings, start over with --no-resume, or use a fresh output directory",
             ckpt_path.display(),
-            saved.fingerprint
+            differences.join("; ")
         )));
     }
     Ok((restored, saved))

@@ -27,6 +27,25 @@ impl Default for FeatureConfig {
     }
 }
 
+impl FeatureConfig {
+    /// Refuses windows that cannot be built: no tokens, a stride of 0 (the same window forever,
+    /// once clamped to 1) or one at least the window long (context skipped between windows), a
+    /// question that leaves no room for context. Names the fields as the flags spell them.
+    pub fn validate(&self) -> Result<()> {
+        let refuse = |flag: &str, value: usize, expected: String| Err(DistillError::Invalid(format!("{flag} is {value}: expected {expected}")));
+        if self.max_seq_len == 0 {
+            return refuse("--max-seq-len (features.max_seq_len)", 0, "at least 1".into());
+        }
+        if self.doc_stride == 0 || self.doc_stride >= self.max_seq_len {
+            return refuse("--doc-stride (features.doc_stride)", self.doc_stride, format!("at least 1 and fewer than --max-seq-len ({})", self.max_seq_len));
+        }
+        if self.max_query_length == 0 || self.max_query_length >= self.max_seq_len {
+            return refuse("--max-query-length (features.max_query_length)", self.max_query_length, format!("at least 1 and fewer than --max-seq-len ({}), to leave room for context", self.max_seq_len));
+        }
+        Ok(())
+    }
+}
+
 /// One question with its context.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QaExample {
