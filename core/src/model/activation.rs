@@ -74,22 +74,43 @@ fn gelu_cpu_autodiff<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 
 /// `softmax(x + bias)` over the last dimension, `bias` broadcast (the additive attention mask).
 ///
-/// Under autodiff on the CPU, burn decomposes softmax into element-wise operations, and
-/// burn-flex runs those, exp included (scalar libm, with its slow underflow path for masked
-/// entries), on one thread: 11 % of a fine-tuning step at 256 tokens. Here the value is the
-/// backend's fused, parallel softmax `y`, computed without the graph; the gradient comes from
-/// `f(x) = x*y - y * sum(x*y)`, whose vector-Jacobian product is softmax's own,
-/// `y * (g - sum(g*y))`, added as `f - detach(f)`: exactly zero in value.
+/// On the CPU the value is computed on the host (`softmax_on_host`: vectorised exp, rows in
+/// parallel) where burn-flex would call scalar libm exp. Under autodiff burn would also
+/// decompose softmax into element-wise operations on one thread (11 % of a fine-tuning step at
+/// 256 tokens); here the gradient comes from `f(x) = x*y - y * sum(x*y)`, whose
+/// vector-Jacobian product is softmax's own, `y * (g - sum(g*y))`, added as `f - detach(f)`:
+/// exactly zero in value.
 pub(crate) fn masked_softmax<const D: usize>(x: Tensor<D>, bias: Tensor<D>) -> Tensor<D> {
     let dim = D - 1;
-    if !(x.is_autodiff() && host::on_cpu(&x)) {
+    if !host::on_cpu(&x) {
         return softmax(x + bias, dim);
     }
     let bias = if bias.is_autodiff() { bias.inner() } else { bias };
-    let y = Tensor::from_inner(softmax(x.clone().inner() + bias, dim));
+    if !x.is_autodiff() {
+        return softmax_on_host(x, bias);
+    }
+    let y = Tensor::from_inner(softmax_on_host(x.clone().inner(), bias));
     let weighted = x * y.clone();
     let f = weighted.clone() - y.clone() * weighted.sum_dim(dim);
     (f.clone() - f.detach()) + y
+}
+
+/// `softmax(x + bias)` over the last axis on host memory, for a `bias` of 0 at tokens and a
+/// large negative number at padded keys, one row of keys per batch item (`[batch, 1, .., seq]`):
+/// padded keys get exactly 0, as transformers' `f32::MIN` bias gives them after its exp
+/// underflows. burn-flex's softmax calls scalar libm `exp`; this one is vectorised.
+fn softmax_on_host<const D: usize>(x: Tensor<D>, bias: Tensor<D>) -> Tensor<D> {
+    let dims = x.dims();
+    let (batch, seq) = (dims[0], dims[D - 1]);
+    let bias_dims = bias.dims();
+    if bias_dims[0] != batch || bias_dims[D - 1] != seq || bias_dims[1..D - 1].iter().any(|&n| n != 1) {
+        return softmax(x + bias, D - 1);
+    }
+    let device = x.device();
+    let keep: Vec<bool> = crate::model::to_host(bias).1.iter().map(|&b| b > -1e30).collect();
+    let mut values = crate::model::to_host(x).1;
+    super::host_attention::masked_softmax(&mut values, &keep, seq);
+    Tensor::from_data(TensorData::new(values, dims), &device)
 }
 
 pub(crate) fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {
@@ -137,6 +158,21 @@ mod tests {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }
         assert!(dx_fast.iter().any(|g| g.abs() > 1e-3));
+    }
+
+    #[test]
+    fn masked_softmax_outside_autodiff_matches_burns() {
+        let device = Device::flex();
+        let values: Vec<f32> = (0..2 * 3 * 5 * 70).map(|i| ((i * 29) % 23) as f32 / 4.0 - 2.5).collect();
+        let mut bias = vec![0.0f32; 2 * 70];
+        bias[100..].iter_mut().for_each(|b| *b = f32::MIN);
+        let bias = Tensor::<4>::from_data(TensorData::new(bias, [2, 1, 1, 70]), &device);
+        let x = Tensor::<4>::from_data(TensorData::new(values, [2, 3, 5, 70]), &device);
+        let fast = crate::model::to_host(super::masked_softmax(x.clone(), bias.clone())).1;
+        let burn = crate::model::to_host(burn::tensor::activation::softmax(x + bias, 3)).1;
+        for (a, b) in fast.iter().zip(&burn) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 use burn::module::Module;
 use burn::nn::{Dropout, LayerNorm, Linear};
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use super::activation::masked_softmax;
@@ -43,6 +43,10 @@ impl SelfAttention {
     /// maps are kept). For inference: the fused kernel has no dropout and no backward.
     pub fn forward_fused(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
         let [batch, seq, width] = hidden.dims();
+        if crate::host::on_cpu(&hidden) && !hidden.is_autodiff() {
+            let context = self.attention_on_host(&hidden, mask_bias);
+            return self.layer_norm.forward(self.output.forward(context) + hidden);
+        }
         let (q, k, v) = self.heads(&hidden);
         // The additive mask as [batch, 1, seq, seq]: one tile per sequence, shared by the heads.
         let bias = mask_bias.expand([batch, 1, seq, seq]);
@@ -50,6 +54,19 @@ impl SelfAttention {
             .swap_dims(1, 2)
             .reshape([batch, seq, width]);
         self.layer_norm.forward(self.output.forward(context) + hidden)
+    }
+
+    /// The context of the CPU backend's fused path: heads read in place from the projections
+    /// (`host_attention`), no transposing copies.
+    fn attention_on_host(&self, hidden: &Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
+        let [batch, seq, width] = hidden.dims();
+        let device = hidden.device();
+        let host = |x: Tensor<3>| crate::model::to_host(x).1;
+        let (q, k, v) = (host(self.query.forward(hidden.clone())), host(self.key.forward(hidden.clone())), host(self.value.forward(hidden.clone())));
+        // The additive mask holds 0 for tokens and a large negative number for padding.
+        let keep: Vec<bool> = crate::model::to_host(mask_bias).1.iter().map(|&b| b > -1e30).collect();
+        let context = super::host_attention::attention(&q, &k, &v, &keep, batch, seq, width, self.num_heads);
+        Tensor::from_data(TensorData::new(context, [batch, seq, width]), &device)
     }
 
     pub fn forward(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> AttentionOutput {

@@ -9,6 +9,7 @@ mod dropout;
 mod embeddings;
 mod encoder;
 mod heads;
+pub mod host_attention;
 mod init;
 mod params;
 
