@@ -79,7 +79,14 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // The chain of causes, each once: a core error's message often quotes its source.
+            let mut message = err.to_string();
+            for cause in err.chain().skip(1).map(|c| c.to_string()) {
+                if !message.contains(&cause) {
+                    message = format!("{message}: {cause}");
+                }
+            }
+            eprintln!("error: {message}");
             let rejected = err.downcast_ref::<distill_core::DistillError>().is_some_and(|e| matches!(e, distill_core::DistillError::Incompatible(_)));
             ExitCode::from(if rejected { 2 } else { 1 })
         }
