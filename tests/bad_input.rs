@@ -160,3 +160,24 @@ fn ragged_rows_are_named() {
     let err = TokenBatch::from_json(&text, None, 512, "in.json").unwrap_err().to_string();
     assert!(err.contains("tokenizer"), "{err}");
 }
+
+/// Values burn would assert on (a dropout of 1 or below 0) or that would make the loader
+/// allocate without bound are refused by field, never a panic.
+#[test]
+fn config_values_burn_would_panic_on_name_their_field() {
+    for (key, value, expected) in [
+        ("hidden_dropout_prob", serde_json::json!(1.0), "hidden_dropout_prob"),
+        ("hidden_dropout_prob", serde_json::json!(-0.1), "hidden_dropout_prob"),
+        ("attention_probs_dropout_prob", serde_json::json!(1.5), "attention_probs_dropout_prob"),
+        ("initializer_range", serde_json::json!(-1.0), "initializer_range"),
+        ("pad_token_id", serde_json::json!(1_000_000), "pad_token_id"),
+        ("vocab_size", serde_json::json!(1u64 << 40), "parameters"),
+    ] {
+        let dir = copy_bert();
+        edit_config(dir.path(), |c| {
+            c.insert(key.into(), value.clone());
+        });
+        let err = load_error(dir.path());
+        assert!(err.contains("config.json") && err.contains(expected), "{key} = {value}: {err}");
+    }
+}
