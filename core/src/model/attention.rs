@@ -5,6 +5,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use super::activation::masked_softmax;
 use super::dropout::dropout;
+use super::per_token;
 
 /// Multi-head self-attention with its output projection and post-LN residual. Unlike burn's
 /// `MultiHeadAttention` it returns the raw pre-softmax scores, which TinyBERT's attention loss
@@ -36,7 +37,7 @@ impl SelfAttention {
     fn heads(&self, hidden: &Tensor<3>) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
         let [batch, seq, width] = hidden.dims();
         let split = |x: Tensor<3>| x.reshape([batch, seq, self.num_heads, width / self.num_heads]).swap_dims(1, 2);
-        (split(self.query.forward(hidden.clone())), split(self.key.forward(hidden.clone())), split(self.value.forward(hidden.clone())))
+        (split(per_token(&self.query, hidden.clone())), split(per_token(&self.key, hidden.clone())), split(per_token(&self.value, hidden.clone())))
     }
 
     /// The block output only, through the backend's fused attention (no score or probability
@@ -45,7 +46,7 @@ impl SelfAttention {
         let [batch, seq, width] = hidden.dims();
         if crate::host::on_cpu(&hidden) && !hidden.is_autodiff() {
             let context = self.attention_on_host(&hidden, mask_bias);
-            return self.layer_norm.forward(self.output.forward(context) + hidden);
+            return self.layer_norm.forward(per_token(&self.output, context) + hidden);
         }
         let (q, k, v) = self.heads(&hidden);
         // The additive mask as [batch, 1, seq, seq]: one tile per sequence, shared by the heads.
@@ -53,7 +54,7 @@ impl SelfAttention {
         let context = attention(q, k, v, None, Some(bias), AttentionModuleOptions::default())
             .swap_dims(1, 2)
             .reshape([batch, seq, width]);
-        self.layer_norm.forward(self.output.forward(context) + hidden)
+        self.layer_norm.forward(per_token(&self.output, context) + hidden)
     }
 
     /// The context of the CPU backend's fused path: heads read in place from the projections
@@ -62,7 +63,7 @@ impl SelfAttention {
         let [batch, seq, width] = hidden.dims();
         let device = hidden.device();
         let host = |x: Tensor<3>| crate::model::to_host(x).1;
-        let (q, k, v) = (host(self.query.forward(hidden.clone())), host(self.key.forward(hidden.clone())), host(self.value.forward(hidden.clone())));
+        let (q, k, v) = (host(per_token(&self.query, hidden.clone())), host(per_token(&self.key, hidden.clone())), host(per_token(&self.value, hidden.clone())));
         // The additive mask holds 0 for tokens and a large negative number for padding.
         let keep: Vec<bool> = crate::model::to_host(mask_bias).1.iter().map(|&b| b > -1e30).collect();
         let context = super::host_attention::attention(&q, &k, &v, &keep, batch, seq, width, self.num_heads);
@@ -79,7 +80,7 @@ impl SelfAttention {
             .matmul(v)
             .swap_dims(1, 2)
             .reshape([batch, seq, width]);
-        let projected = dropout(&self.dropout, self.output.forward(context));
+        let projected = dropout(&self.dropout, per_token(&self.output, context));
         AttentionOutput { hidden: self.layer_norm.forward(projected + hidden), scores, probs }
     }
 }

@@ -39,13 +39,13 @@ impl EncoderOutput {
 impl EncoderLayer {
     /// The feed-forward block's inner activations, `[batch, seq, intermediate_size]`.
     pub fn feed_forward_inner(&self, attended: Tensor<3>) -> Tensor<3> {
-        activate(self.activation, self.ffn_in.forward(attended))
+        activate(self.activation, super::per_token(&self.ffn_in, attended))
     }
 
     /// The feed-forward block's output from its inner activations: down-projection and post-LN
     /// residual over the attention block's output.
     pub fn feed_forward_output(&self, inner: Tensor<3>, attended: Tensor<3>) -> Tensor<3> {
-        let out = dropout(&self.dropout, self.ffn_out.forward(inner));
+        let out = dropout(&self.dropout, super::per_token(&self.ffn_out, inner));
         self.ffn_layer_norm.forward(out + attended)
     }
 

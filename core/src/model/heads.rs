@@ -81,7 +81,7 @@ pub struct TaskOutput {
 impl QuestionAnsweringHead {
     pub fn forward(&self, hidden: Tensor<3>) -> QaOutput {
         let [batch, seq, _] = hidden.dims();
-        let logits = self.qa_outputs.forward(hidden);
+        let logits = super::per_token(&self.qa_outputs, hidden);
         let start_logits = logits.clone().slice([0..batch, 0..seq, 0..1]).reshape([batch, seq]);
         let end_logits = logits.slice([0..batch, 0..seq, 1..2]).reshape([batch, seq]);
         QaOutput { start_logits, end_logits }
@@ -108,7 +108,7 @@ impl ClassificationHead {
 impl MaskedLmHead {
     /// `word_embeddings` is `[vocab, hidden]`, the tied decoder weight.
     pub fn forward(&self, hidden: Tensor<3>, word_embeddings: Tensor<2>) -> Tensor<3> {
-        let x = self.layer_norm.forward(activate(self.activation, self.dense.forward(hidden)));
+        let x = self.layer_norm.forward(activate(self.activation, super::per_token(&self.dense, hidden)));
         let [batch, seq, width] = x.dims();
         let vocab = word_embeddings.dims()[0];
         let logits = x.reshape([batch * seq, width]).matmul(word_embeddings.transpose()) + self.bias.val().unsqueeze();

@@ -20,3 +20,14 @@ pub use encoder::{Encoder, EncoderLayer, EncoderOutput, Keep};
 pub use heads::{ClassificationHead, Head, PoolerActivation, MaskedLmHead, QaOutput, QuestionAnsweringHead, TaskModel, TaskOutput};
 pub use init::{RandomInit, init_random, with_new_head};
 pub use params::{HeadLayout, ParamKey, ParamSource, Part, build_task_model, to_host, visit_params};
+
+/// `linear` applied to each token of `[batch, seq, in]` as one `[batch * seq, in]` matrix
+/// product. burn's `Linear` on a 3-D input broadcasts the weight over the batch, and burn-flex
+/// then runs one GEMM per sequence, packing the weight again for each, and under autodiff sums
+/// the weight's gradient over per-sequence products; one flat product does each once.
+pub(crate) fn per_token(linear: &burn::nn::Linear, x: burn::tensor::Tensor<3>) -> burn::tensor::Tensor<3> {
+    let [batch, seq, width] = x.dims();
+    let out = linear.forward(x.reshape([batch * seq, width]));
+    let out_width = out.dims()[1];
+    out.reshape([batch, seq, out_width])
+}

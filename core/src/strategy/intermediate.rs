@@ -41,7 +41,7 @@ impl Projections {
 
     fn project(layer: &Option<Linear>, x: Tensor<3>) -> Tensor<3> {
         match layer {
-            Some(l) => l.forward(x),
+            Some(l) => crate::model::per_token(l, x),
             None => x,
         }
     }
