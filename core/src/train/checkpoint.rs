@@ -69,7 +69,7 @@ pub fn save(path: &Path, trainable: &Trainable, optimizer: &AdamW, state: &Train
     write_safetensors(path, &tensors, Some(metadata))
 }
 
-/// The loop's state a checkpoint holds, read from its header alone.
+/// The loop's state a checkpoint holds (in its header's metadata).
 pub fn read_state(path: &Path) -> Result<TrainState> {
     let ckpt = Checkpoint::open(path)?;
     state_of(&ckpt, path)

@@ -3,6 +3,7 @@
 //! early stopping and the best student kept, atomic checkpoints that resume exactly, a
 //! progress bar and a JSON-lines metrics log; a NaN or infinite loss stops the run.
 
+use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -20,8 +21,6 @@ use super::optimizer::{AdamW, AdamWConfig};
 use super::progress::{MetricsLog, bar};
 use super::schedule::LinearSchedule;
 use super::teacher_cache::ExampleLogits;
-use std::hash::Hasher;
-
 use crate::hashing::{Fingerprint, KeyHasher};
 use crate::error::{DistillError, Result};
 use crate::model::{Keep, TaskModel, TaskOutput};
