@@ -83,7 +83,8 @@ fn a_recipe_killed_at_random_moments_ends_with_the_uninterrupted_students_bytes(
     // moments in every stage, between stages, and while the teacher's logits are computed.
     let step_of = |stage: &str| distill_core::train::checkpoint::read_state(&interrupted.join(stage).join("checkpoint.safetensors")).map_or(0, |s| s.step);
     let done = |stage: &str| interrupted.join(stage).join("done.json").is_file();
-    let triggers: Vec<(&str, Box<dyn Fn() -> bool>)> = vec![
+    type Trigger<'a> = (&'static str, Box<dyn Fn() -> bool + 'a>);
+    let triggers: Vec<Trigger> = vec![
         ("at start", Box::new(|| true)),
         ("general stage under way", Box::new(|| step_of("stage-1-general-intermediate") >= 2)),
         ("general stage finished", Box::new(|| done("stage-1-general-intermediate"))),
@@ -94,7 +95,7 @@ fn a_recipe_killed_at_random_moments_ends_with_the_uninterrupted_students_bytes(
     ];
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut kills = vec![];
-    for (name, trigger) in triggers.iter().chain(std::iter::repeat(&triggers[0]).take(3)) {
+    for (name, trigger) in triggers.iter().chain(std::iter::repeat_n(&triggers[0], 3)) {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;

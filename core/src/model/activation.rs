@@ -107,7 +107,7 @@ fn softmax_on_host<const D: usize>(x: Tensor<D>, bias: Tensor<D>) -> Tensor<D> {
         return softmax(x + bias, D - 1);
     }
     let device = x.device();
-    let keep: Vec<bool> = crate::model::to_host(bias).1.iter().map(|&b| b > -1e30).collect();
+    let keep = super::host_attention::kept_keys(bias);
     let mut values = crate::model::to_host(x).1;
     super::host_attention::masked_softmax(&mut values, &keep, seq);
     Tensor::from_data(TensorData::new(values, dims), &device)

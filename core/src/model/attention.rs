@@ -64,8 +64,7 @@ impl SelfAttention {
         let device = hidden.device();
         let host = |x: Tensor<3>| crate::model::to_host(x).1;
         let (q, k, v) = (host(per_token(&self.query, hidden.clone())), host(per_token(&self.key, hidden.clone())), host(per_token(&self.value, hidden.clone())));
-        // The additive mask holds 0 for tokens and a large negative number for padding.
-        let keep: Vec<bool> = crate::model::to_host(mask_bias).1.iter().map(|&b| b > -1e30).collect();
+        let keep = super::host_attention::kept_keys(mask_bias);
         let context = super::host_attention::attention(&q, &k, &v, &keep, batch, seq, width, self.num_heads);
         Tensor::from_data(TensorData::new(context, [batch, seq, width]), &device)
     }

@@ -104,6 +104,12 @@ fn softmax_rows(scores: &mut [f32], seq: usize, keep: &[bool]) {
     scores.chunks_exact_mut(seq).for_each(|row| softmax_row(row, &bias, &mask));
 }
 
+/// The keys a `[batch, 1, .., seq]` additive attention mask keeps: its 0 entries, not the large
+/// negative number (`f32::MIN`) it holds at padding.
+pub fn kept_keys<const D: usize>(mask_bias: burn::tensor::Tensor<D>) -> Vec<bool> {
+    crate::model::to_host(mask_bias).1.iter().map(|&b| b > -1e30).collect()
+}
+
 /// Masked softmax of `[batch, rows, seq]` scores in place, over the last axis: key `j` of batch
 /// item `b` is excluded where `keep[b * seq + j]` is false. Rows are spread over the threads.
 pub fn masked_softmax(scores: &mut [f32], keep: &[bool], seq: usize) {
@@ -134,6 +140,7 @@ unsafe fn matmul(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: isize, lhs
 /// Multi-head attention of `q`, `k`, `v` (`[batch, seq, width]` row-major, heads side by side
 /// in `width`), keys whose `keep` entry (`[batch, seq]`) is false excluded; returns the
 /// `[batch, seq, width]` context, heads merged.
+#[allow(clippy::too_many_arguments)] // three operands, the mask and the four sizes that shape them
 pub fn attention(q: &[f32], k: &[f32], v: &[f32], keep: &[bool], batch: usize, seq: usize, width: usize, heads: usize) -> Vec<f32> {
     assert!(q.len() == batch * seq * width && k.len() == q.len() && v.len() == q.len() && keep.len() == batch * seq, "attention: inputs of other sizes than [{batch}, {seq}, {width}]");
     assert!(width.is_multiple_of(heads), "attention: width {width} is not a multiple of {heads} heads");
@@ -175,7 +182,7 @@ pub fn attention(q: &[f32], k: &[f32], v: &[f32], keep: &[bool], batch: usize, s
 
 #[cfg(test)]
 mod tests {
-    use super::{attention, exp_nonpositive, masked_softmax, softmax_rows};
+    use super::{attention, exp_nonpositive, softmax_rows};
 
     #[test]
     fn exp_is_within_two_ulps_over_the_range_softmax_uses() {

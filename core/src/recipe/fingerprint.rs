@@ -7,8 +7,9 @@
 //! stage's fingerprint, so a change upstream reaches every later stage. The trainer adds a hash
 //! of every tokenized example and stores the whole in the checkpoint and `done.json`.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
@@ -18,40 +19,46 @@ use crate::hashing::{Fingerprint, hash_files};
 use crate::pretrained::Pretrained;
 use crate::train::trainer::{StageLoss, TrainConfig};
 
-/// Hashes of files, each read once however many stages name it.
+/// Hashes of files (`hashing::hash_files`), each read once however often a run asks: the
+/// stages' fingerprints name a teacher several times, and its logit cache is keyed by the same.
 #[derive(Default)]
-struct FileHashes(HashMap<Vec<std::path::PathBuf>, String>);
+pub(super) struct FileHashes(RefCell<HashMap<Vec<PathBuf>, u64>>);
 
 impl FileHashes {
-    fn of(&mut self, files: &[&Path]) -> Result<String> {
-        let key: Vec<_> = files.iter().map(|f| f.to_path_buf()).collect();
-        if let Some(h) = self.0.get(&key) {
-            return Ok(h.clone());
+    pub fn of(&self, files: &[&Path]) -> Result<u64> {
+        let key: Vec<PathBuf> = files.iter().map(|f| f.to_path_buf()).collect();
+        if let Some(&h) = self.0.borrow().get(&key) {
+            return Ok(h);
         }
-        let h = format!("{:016x}", hash_files(files)?);
-        self.0.insert(key, h.clone());
+        let h = hash_files(files)?;
+        self.0.borrow_mut().insert(key, h);
         Ok(h)
     }
 
-    fn model(&mut self, model: &Pretrained) -> Result<String> {
+    /// A model's weights and config, as its teacher-logit cache is keyed.
+    pub fn model(&self, model: &Pretrained) -> Result<u64> {
         let files = model.files.as_ref().ok_or_else(|| DistillError::Invalid("a loaded model without files".into()))?;
         self.of(&[&files.weights, &files.config])
     }
+}
+
+fn hex(hash: u64) -> String {
+    format!("{hash:016x}")
 }
 
 impl StageRunner<'_> {
     /// The fingerprint of every stage of the run, in order.
     pub fn fingerprints(&self) -> Result<Vec<Fingerprint>> {
         let config = self.config;
-        let mut hashes = FileHashes::default();
+        let hashes = &self.file_hashes;
         let student_files = match &config.student {
             Some(s) => {
                 let files = crate::hub::resolve(s)?;
-                hashes.of(&[&files.weights, &files.config])?
+                hex(hashes.of(&[&files.weights, &files.config])?)
             }
             None => "(built from the teacher)".into(),
         };
-        let tokenizer = hashes.of(&self.tokenizer.files.paths())?;
+        let tokenizer = hex(hashes.of(&self.tokenizer.files.paths())?);
         let mut previous = "(the initial student)".to_string();
         let mut out = Vec::new();
         for &(name, intermediate) in &stages(config.strategy) {
@@ -76,12 +83,12 @@ impl StageRunner<'_> {
             f.setting("features", &json!({"features": config.features, "mask_question": config.mask_question, "strict": config.strict}));
             f.setting("train_config", &TrainConfig { save_every: 0, ..train_config });
             f.setting("loss", &loss_settings(&loss));
-            f.insert("teachers", self.stage_teachers(name, &loss).iter().map(|t| hashes.model(t)).collect::<Result<Vec<_>>>()?.join(","));
+            f.insert("teachers", self.stage_teachers(name, &loss).iter().map(|t| hashes.model(t).map(hex)).collect::<Result<Vec<_>>>()?.join(","));
             // Contents, not paths: a moved file with the same bytes trains the same.
-            f.insert("data", hashes.of(&[self.stage_data(name)])?);
+            f.insert("data", hex(hashes.of(&[self.stage_data(name)])?));
             let evaluated = !matches!(loss, StageLoss::Intermediate { .. });
             f.insert("dev", match (&config.dev, evaluated) {
-                (Some(dev), true) => format!("{} {}", hashes.of(&[dev])?, serde_json::to_string(&config.decode).expect("serialises")),
+                (Some(dev), true) => format!("{} {}", hex(hashes.of(&[dev])?), serde_json::to_string(&config.decode).expect("serialises")),
                 _ => "(none)".into(),
             });
             previous = f.digest();

@@ -239,6 +239,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
         spec: &spec,
         tokenizer: &tokenizer,
         base_config: &base_config,
+        file_hashes: Default::default(),
     };
     let fingerprints = runner.fingerprints()?;
     runner.check_earlier_outputs(&fingerprints)?;

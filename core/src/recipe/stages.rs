@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::RunConfig;
 use super::data::{TaskData, raw_texts, task_examples};
+use super::fingerprint::FileHashes;
 use super::models::Teachers;
 use crate::error::{DistillError, Result};
 use crate::hashing::Fingerprint;
@@ -61,6 +62,8 @@ pub(super) struct StageRunner<'a> {
     pub spec: &'a ArchitectureSpec,
     pub tokenizer: &'a TextTokenizer,
     pub base_config: &'a Map<String, Value>,
+    /// Hashes of the files the run reads, shared by the stages' fingerprints and the teacher-logit cache keys.
+    pub file_hashes: FileHashes,
 }
 
 impl StageRunner<'_> {
@@ -181,8 +184,7 @@ impl StageRunner<'_> {
         let cache = self.config.cache_dir.clone().unwrap_or_else(|| self.output.join("cache"));
         let mut all = Vec::new();
         for t in self.teachers.prediction() {
-            let files = t.files.as_ref().expect("loaded teachers have files");
-            let key = teacher_cache::teacher_key(&[&files.weights, &files.config])?;
+            let key = self.file_hashes.model(t)?;
             let (logits, path, hit) = teacher_cache::cached(&t.model, key, examples, self.tokenizer.pad_id(), self.config.eval_batch_size, &cache)?;
             eprintln!("teacher logits {}: {}", if hit { "reused from" } else { "computed into" }, path.display());
             all.push(logits);

@@ -18,11 +18,6 @@ pub type ExampleLogits = Vec<Vec<f32>>;
 
 const MAGIC: &[u8; 8] = b"DSTLLOG1";
 
-/// A key for the teacher: the bytes of its weights and config files.
-pub fn teacher_key(files: &[&Path]) -> Result<u64> {
-    crate::hashing::hash_files(files)
-}
-
 fn data_key(examples: &[TrainExample]) -> u64 {
     let mut h = KeyHasher::default();
     for e in examples {
@@ -70,8 +65,9 @@ pub fn compute(teacher: &TaskModel, examples: &[TrainExample], pad_id: u32, batc
 /// batch of 32), the most an interrupted computation loses.
 const SHARD_BATCHES: usize = 128;
 
-/// The cached logits of `teacher` (identified by `teacher_key`) on `examples`, computed and
-/// written to `cache_dir` atomically on a miss. The computation keeps its finished shards beside
+/// The cached logits of `teacher` (identified by `teacher_key`, a hash of its weights and config
+/// files: `hashing::hash_files`) on `examples`, computed and written to `cache_dir` atomically
+/// on a miss. The computation keeps its finished shards beside
 /// the cache, so a run stopped while computing resumes where it stopped (on 40,000 augmented
 /// windows it takes most of an hour on two cores).
 pub fn cached(teacher: &TaskModel, teacher_key: u64, examples: &[TrainExample], pad_id: u32, batch_size: usize, cache_dir: &Path) -> Result<(Vec<ExampleLogits>, PathBuf, bool)> {
