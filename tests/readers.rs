@@ -140,13 +140,16 @@ fn model_config_reader(scale: u32) {
 
 fn run_config_reader(scale: u32) {
     let seed = serde_json::to_vec_pretty(&RunConfig { teacher: Some("t".into()), labels: Some(vec!["a".into()]), ..RunConfig::default() }).unwrap();
-    fuzz("run-config.json", seed, 2048, scale, |bytes| {
-        serde_json::from_slice::<RunConfig>(bytes).is_ok_and(|c| c.validate().is_ok())
-    });
+    // Through the reader the CLI uses: the layers, from a file on disk.
+    let dir = tempfile::tempdir().unwrap();
+    let layered = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        RunConfig::layered(Some(&path), &[]).is_ok_and(|l| l.config.validate().is_ok())
+    };
+    fuzz("run-config.json", seed, 2048, scale, |bytes| layered("run-config.json", bytes));
     let seed = b"strategy = \"tinybert\"\nteacher = \"t\"\n[train_config]\nepochs = 2\nbatch_size = 8\n[train_config.optimizer]\nmax_grad_norm = 1.0\n[prediction]\ntemperature = 2.0\n[intermediate]\nmapping = \"uniform\"\n".to_vec();
-    fuzz("run.toml", seed, 512, scale, |bytes| {
-        std::str::from_utf8(bytes).is_ok_and(|t| toml::from_str::<RunConfig>(t).is_ok_and(|c| c.validate().is_ok()))
-    });
+    fuzz("run.toml", seed, 512, scale, |bytes| layered("run.toml", bytes));
 }
 
 fn manifest_reader(scale: u32) {

@@ -7,7 +7,7 @@ mod plugins;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 // Built-in architecture plugins register themselves through `inventory` once linked.
 use distill_plugin_bert as _;
@@ -56,17 +56,21 @@ enum Command {
     Augment(commands::augment::Args),
     /// Teacher and student side by side: size, latency, throughput, memory, speed-up, EM/F1.
     Bench(commands::bench::Args),
+    /// One HTML page of run directories: each stage's losses, dev scores, learning rate, speed
+    /// and memory, the stage timeline, and a comparison of the runs.
+    Report(commands::report::Args),
 }
 
 /// Exit codes: 0 success; 1 failure while running; 2 bad usage, or a teacher/student pair
 /// rejected before anything is loaded.
 fn main() -> ExitCode {
     allocator::keep_freed_memory();
-    let cli = Cli::parse();
+    let matches = commands::run::with_env(Cli::command()).mut_subcommand("run", commands::run::with_env).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let dirs = cli.plugin_dirs;
     let result = match cli.command {
-        None => commands::run::run(cli.run, &dirs),
-        Some(Command::Run(args)) => commands::run::run(args, &dirs),
+        None => commands::run::run(cli.run, &matches, &dirs),
+        Some(Command::Run(args)) => commands::run::run(args, matches.subcommand_matches("run").expect("the run subcommand's matches"), &dirs),
         Some(Command::Plugins(args)) => commands::plugins::run(args, &dirs),
         Some(Command::Pairs(args)) => commands::pairs::run(args, &dirs),
         Some(Command::Forward(args)) => commands::forward::run(args, &dirs),
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Some(Command::Predict(args)) => commands::predict::run(args, &dirs),
         Some(Command::Augment(args)) => commands::augment::run(args, &dirs),
         Some(Command::Bench(args)) => commands::bench::run(args),
+        Some(Command::Report(args)) => commands::report::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -71,14 +71,21 @@ fn prediction_run_writes_students_metrics_and_resolved_config() {
     std::fs::write(&config, "[train_config]\nepochs = 1\nbatch_size = 3\nseed = 5\n[prediction]\ntemperature = 2.0\n").unwrap();
     let output = tmp.path().join("out");
     let args = ["--config", config.to_str().unwrap(), "--teacher", teacher.to_str().unwrap(), "--train", &squad("sample-v2.0.json"), "--dev", &squad("tiny-v2.0.json"), "--output", output.to_str().unwrap(), "--student-layers", "1", "--epochs", "2", "--max-seq-len", "128", "--doc-stride", "64"];
-    let out = distill(&args);
+    // The environment sits between the file and the flags.
+    let out = Command::new(env!("CARGO_BIN_EXE_distill")).args(args).env("DISTILL_EPOCHS", "5").env("DISTILL_SAVE_EVERY", "7").output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("computed into"), "{}", text(&out));
     let resolved: serde_json::Value = distill_core::io::read_json(&output.join("run-config.json")).unwrap();
-    assert_eq!(resolved["train_config"]["epochs"], 2, "the flag overrides the file");
+    assert_eq!(resolved["train_config"]["epochs"], 2, "the flag overrides the environment");
+    assert_eq!(resolved["train_config"]["save_every"], 7, "the environment overrides the default");
     assert_eq!(resolved["train_config"]["batch_size"], 3, "the file overrides the default");
     assert_eq!(resolved["prediction"]["temperature"], 2.0);
     assert_eq!(resolved["prediction"]["weight"], 0.75);
+    let sources = &resolved["sources"];
+    assert_eq!(sources["train_config.epochs"], "flag --epochs");
+    assert_eq!(sources["train_config.save_every"], "environment DISTILL_SAVE_EVERY");
+    assert_eq!(sources["train_config.batch_size"], format!("file {}", config.display()));
+    assert_eq!(sources["prediction.weight"], "default");
     let stage = output.join("stage-1-prediction");
     for f in ["metrics.jsonl", "checkpoint.safetensors", "student/config.json", "student/model.safetensors", "student/vocab.txt", "best/config.json", "done.json"] {
         assert!(stage.join(f).is_file(), "missing {f}");

@@ -15,7 +15,8 @@
 //! - [`data`]: SQuAD JSON and classification files.
 //! - [`device`]: the compute device, CPU or a GPU backend chosen with `DISTILL_DEVICE`.
 //! - [`task`]: QA features, decoding and official scoring; classification metrics.
-//! - [`recipe`]: a whole run from its configuration: stages, data, pair checks.
+//! - [`recipe`]: a whole run from its configuration (layered: defaults, file, environment, flags): stages, data, pair checks.
+//! - [`report`]: run directories read back and drawn into one HTML page.
 //! - [`inputs`]: batches of token ids, from JSON or from text.
 
 pub mod bench;
@@ -32,6 +33,7 @@ pub mod model;
 pub mod pretrained;
 pub mod recipe;
 pub mod registry;
+pub mod report;
 pub mod strategy;
 pub mod task;
 pub mod tokenizer;

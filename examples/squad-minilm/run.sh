@@ -18,8 +18,8 @@
 #              (by activations) and with the questions
 #              of unlabelled-v2.0.json added; C with its general stage taught by the pre-trained MiniLM, as
 #              TinyBERT does, and the same without its task-intermediate stage)
-# then `distill eval` and `distill bench` of every model on dev-v2.0-small.json and a table in
-# target/squad-minilm/results.md, a check that each model with a record in recorded/ scores
+# then `distill eval` and `distill bench` of every model on dev-v2.0-small.json, a table in
+# target/squad-minilm/results.md, a page of charts in target/squad-minilm/report.html, a check that each model with a record in recorded/ scores
 # every question as recorded, and a check that Python transformers loads the exported models
 # and gives the same answers. Every run checkpoints and resumes, and finished runs and
 # stages are skipped, so the whole can be run in several sittings: just start it again.
@@ -265,6 +265,12 @@ for m in "${students[@]}"; do
   [ -f "$out/bench-$m.json" ] || $distill bench --json --iterations 10 --teacher "$teacher" --student "$out/$m/student" > "$out/bench-$m.json"
 done
 python3 $here/table.py "$out" | tee "$out/results.md"
+# One page of every finished model: each stage's curves, the timeline, and the models compared
+# (their eval scores in RUN/eval, their benches against the teacher).
+benches=()
+for m in "${students[@]}"; do benches+=(--bench "$out/bench-$m.json"); done
+for m in teacher "${students[@]}"; do mkdir -p "$out/$m/eval" && cp "$out/eval-$m/scores.json" "$out/$m/eval/"; done
+$distill report "$out/teacher" "${students[@]/#/$out/}" "${benches[@]}" --output "$out/report.html"
 # recorded/NAME/: the official per-question scores of earlier sittings, committed (RECORD=1 below
 # writes them). The runs reproduce from their seeds across processors, so a model retrained here
 # is checked against its record, and a model not retrained here (A, usually) can still be

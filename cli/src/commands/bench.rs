@@ -29,6 +29,9 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also write the JSON to this file (what `distill report --bench` reads).
+    #[arg(long, value_name = "FILE")]
+    json_file: Option<PathBuf>,
     /// Timed runs per measurement (the median is reported).
     #[arg(long, default_value_t = 3)]
     iterations: usize,
@@ -169,6 +172,9 @@ pub fn run(args: Args) -> Result<()> {
     let paired = paired(&t, &s, &args)?;
     let machine = distill_core::bench::machine();
     let report = json!({"teacher": teacher, "student": student, "student_speedup": speedup, "paired_speedup": paired, "machine": machine});
+    if let Some(path) = &args.json_file {
+        distill_core::io::write_json_atomic(path, &report)?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());

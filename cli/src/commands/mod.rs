@@ -6,5 +6,6 @@ pub mod pairs;
 pub mod plugins;
 pub mod predict;
 pub mod qa_model;
+pub mod report;
 pub mod run;
 pub mod score;

@@ -1,14 +1,18 @@
-//! `distill [run]`: a distillation from flags, over a `--config` file (TOML or JSON), over the
-//! defaults. The resolved configuration is written to OUTPUT/run-config.json.
+//! `distill [run]`: a distillation from flags, over their `DISTILL_*` environment variables, over
+//! a `--config` file (TOML or JSON), over the defaults (merged in core, `recipe::layers`). The
+//! resolved configuration, with what set each value, is written to OUTPUT/run-config.json.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use distill_core::recipe::{RunConfig, Task, run as run_recipe};
+use clap::parser::ValueSource;
+use distill_core::recipe::layers::{LayeredConfig, Override, SettingValue};
+use distill_core::recipe::{RunConfig, Task, run_with_sources as run_recipe};
 use distill_core::strategy::Strategy;
 use distill_core::strategy::mapping::LayerMapping;
 use distill_core::strategy::prediction::KdLoss;
 use distill_core::strategy::student_init::NeuronImportance;
+use serde::Serialize;
 
 fn strategy(s: &str) -> Result<Strategy, String> {
     Strategy::parse(s).ok_or_else(|| format!("unknown strategy {s:?}: expected finetune, prediction, intermediate or tinybert"))
@@ -22,13 +26,19 @@ fn task(s: &str) -> Result<Task, String> {
     }
 }
 
-#[derive(clap::Args, Default)]
+/// The run's flags. Each one given, on the command line or as its environment variable
+/// (`DISTILL_` and the flag's name: `--max-seq-len` is `DISTILL_MAX_SEQ_LEN`), overrides the
+/// configuration key `config_path` names; what is left out keeps the config file's value or the
+/// default. Booleans take `--flag`, `--flag=true` or `--flag=false`.
+#[derive(clap::Args, Default, Serialize)]
 pub struct Args {
     /// Load an architecture plugin from this shared library (repeatable).
     #[arg(long = "plugin", value_name = "FILE")]
+    #[serde(skip)]
     plugin_files: Vec<PathBuf>,
     /// Run configuration (TOML or JSON with the fields of run-config.json); flags override it.
     #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
     config: Option<PathBuf>,
     /// finetune (labels only, no teacher), prediction, intermediate, or tinybert (general
     /// intermediate -> task intermediate -> prediction) [default: prediction].
@@ -48,7 +58,7 @@ pub struct Args {
     teacher: Option<String>,
     /// A further teacher whose soft targets are averaged with the first's (repeatable).
     #[arg(long = "extra-teacher", value_name = "DIR|HUB_ID")]
-    extra_teachers: Vec<String>,
+    extra_teachers: Option<Vec<String>>,
     /// Teacher of the tinybert strategy's general stage, typically the pre-trained checkpoint
     /// the teacher was fine-tuned from (TinyBERT's general distillation) [default: --teacher].
     #[arg(long, value_name = "DIR|HUB_ID")]
@@ -66,8 +76,8 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', value_name = "LAYERS")]
     copy_layers: Option<Vec<usize>>,
     /// Build the student at random in the student plugin's shape even when widths match.
-    #[arg(long)]
-    random_student: bool,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    random_student: Option<bool>,
     /// Feed-forward width of the student: one copied from the teacher (or given by --student)
     /// keeps that many of each layer's inner neurons, ranked as --neuron-importance says; a
     /// random one is built that wide [default: unchanged].
@@ -121,7 +131,7 @@ pub struct Args {
     /// AdamW weight decay, not applied to biases and layer norms [default: 0.01].
     #[arg(long)]
     weight_decay: Option<f64>,
-    /// Clip gradients to this global norm; 0 disables [default: 1.0].
+    /// Clip gradients to this global norm; 0 turns clipping off [default: 1.0].
     #[arg(long)]
     max_grad_norm: Option<f64>,
     /// Evaluate on --dev every N updates (and at the end of each stage) [default: only at the end].
@@ -135,8 +145,8 @@ pub struct Args {
     save_every: Option<usize>,
     /// Put examples of similar length in the same batch (shuffled groups of 50 batches sorted by
     /// length, then the batches shuffled): less padding, faster epochs.
-    #[arg(long)]
-    group_by_length: bool,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    group_by_length: Option<bool>,
     /// Epochs of each intermediate stage [default: 1].
     #[arg(long)]
     intermediate_epochs: Option<usize>,
@@ -153,8 +163,8 @@ pub struct Args {
     #[arg(long, value_parser = |s: &str| s.parse::<KdLoss>())]
     kd_loss: Option<KdLoss>,
     /// QA: leave the question out of the start/end distributions.
-    #[arg(long)]
-    mask_question: bool,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    mask_question: Option<bool>,
     /// uniform, last, or student:teacher pairs counted from 1 ("1:2,2:4,3:6") [default: uniform].
     #[arg(long, value_parser = |s: &str| s.parse::<LayerMapping>())]
     layer_mapping: Option<LayerMapping>,
@@ -173,8 +183,8 @@ pub struct Args {
     #[arg(long)]
     intermediate_prediction_weight: Option<f64>,
     /// Compare head-averaged attention maps (for different head counts).
-    #[arg(long)]
-    head_averaged_attention: bool,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    head_averaged_attention: Option<bool>,
     /// Longest input in tokens [default: 384].
     #[arg(long)]
     max_seq_len: Option<usize>,
@@ -197,10 +207,14 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     labels: Option<Vec<String>>,
     /// Stop at an answer that does not match its context instead of skipping it.
-    #[arg(long)]
-    strict: bool,
-    /// Start over instead of resuming checkpoints and skipping finished stages.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    strict: Option<bool>,
+    /// Resume checkpoints and skip finished stages [default: true].
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    resume: Option<bool>,
+    /// Start over instead of resuming checkpoints and skipping finished stages (--resume=false).
+    #[arg(long, conflicts_with = "resume")]
+    #[serde(skip)]
     no_resume: bool,
     /// Start at this stage (1-based), taking the previous stage's student from its directory, or
     /// the student as built where that stage never ran (e.g. `--strategy tinybert --start-stage 2`
@@ -209,109 +223,161 @@ pub struct Args {
     start_stage: Option<usize>,
 }
 
-/// Reads a TOML or JSON run configuration.
-pub fn read_config(path: &PathBuf) -> Result<RunConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    if path.extension().is_some_and(|e| e == "json") {
-        serde_json::from_str(&text).with_context(|| format!("{}: not a valid run configuration", path.display()))
-    } else {
-        toml::from_str(&text).with_context(|| format!("{}: not a valid run configuration", path.display()))
-    }
+/// The configuration key a flag's field sets: its own name, under the section it belongs to.
+fn config_path(field: &str) -> String {
+    let section = match field {
+        "seed" | "epochs" | "max_steps" | "batch_size" | "grad_accum" | "learning_rate" | "warmup_ratio" | "eval_every" | "patience" | "save_every" | "group_by_length" => "train_config.",
+        "weight_decay" | "max_grad_norm" => "train_config.optimizer.",
+        "temperature" | "distill_weight" | "kd_loss" => "prediction.",
+        "layer_mapping" | "embedding_weight" | "hidden_weight" | "attention_weight" | "head_averaged_attention" => "intermediate.",
+        "max_seq_len" | "doc_stride" | "max_query_length" => "features.",
+        "max_answer_length" | "null_threshold" => "decode.",
+        _ => "",
+    };
+    let key = match field {
+        "distill_weight" => "weight",
+        "kd_loss" => "loss",
+        "layer_mapping" => "mapping",
+        other => other,
+    };
+    format!("{section}{key}")
 }
 
-macro_rules! set {
-    ($target:expr, $value:expr) => {
-        if let Some(v) = $value {
-            $target = v;
+/// The environment variable that stands for a flag: `--max-seq-len` is `DISTILL_MAX_SEQ_LEN`.
+pub fn env_name(long: &str) -> String {
+    format!("DISTILL_{}", long.to_uppercase().replace('-', "_"))
+}
+
+/// Gives every flag that sets a configuration key its environment variable (clap then reads
+/// it when the flag is absent, and says so in --help).
+pub fn with_env(command: clap::Command) -> clap::Command {
+    let keyed: Vec<String> = keyed_args().into_iter().map(|(id, _)| id).collect();
+    command.mut_args(|arg| match arg.get_long() {
+        Some(long) if keyed.iter().any(|id| id == arg.get_id().as_str()) => {
+            let name = env_name(long);
+            arg.env(name)
         }
-    };
+        _ => arg,
+    })
+}
+
+/// The run flags that set configuration keys, by clap id (the field's name), with their long names.
+fn keyed_args() -> Vec<(String, String)> {
+    let command = <Args as clap::Args>::augment_args(clap::Command::new("run"));
+    let serialized = serde_json::to_value(Args::default()).expect("flags serialise");
+    command
+        .get_arguments()
+        .filter(|a| serialized.get(a.get_id().as_str()).is_some())
+        .filter_map(|a| Some((a.get_id().to_string(), a.get_long()?.to_string())))
+        .collect()
 }
 
 impl Args {
-    pub fn resolve(self) -> Result<RunConfig> {
-        let mut c = match &self.config {
-            Some(path) => read_config(path)?,
-            None => RunConfig::default(),
-        };
-        set!(c.strategy, self.strategy);
-        c.task = self.task.or(c.task);
-        c.teacher_plugin = self.teacher_plugin.or(c.teacher_plugin);
-        c.student_plugin = self.student_plugin.or(c.student_plugin);
-        c.teacher = self.teacher.or(c.teacher);
-        if !self.extra_teachers.is_empty() {
-            c.extra_teachers = self.extra_teachers;
+    /// The configuration keys the flags (or their environment variables) set, in that order
+    /// of precedence, each with what set it; `matches` are the ones these flags were parsed from.
+    pub fn overrides(&self, matches: &clap::ArgMatches) -> Result<Vec<Override>> {
+        let given = SettingValue::serialize(self).context("serialising the flags")?;
+        let given = given.into_dict().context("the flags serialise to a table")?;
+        let mut from_env = vec![];
+        let mut from_flags = vec![];
+        for (id, long) in keyed_args() {
+            let Some(value) = given.get(&id).filter(|v| !matches!(v, SettingValue::Empty(..))) else { continue };
+            let path = config_path(&id);
+            match matches.value_source(&id) {
+                Some(ValueSource::EnvVariable) => from_env.push(Override { path, value: value.clone(), source: format!("environment {}", env_name(&long)) }),
+                _ => from_flags.push(Override { path, value: value.clone(), source: format!("flag --{long}") }),
+            }
         }
-        c.general_teacher = self.general_teacher.or(c.general_teacher);
-        c.student = self.student.or(c.student);
-        c.student_layers = self.student_layers.or(c.student_layers);
-        c.copy_layers = self.copy_layers.or(c.copy_layers);
-        c.random_student |= self.random_student;
-        c.student_intermediate_size = self.student_intermediate_size.or(c.student_intermediate_size);
-        set!(c.neuron_importance, self.neuron_importance);
-        c.train = self.train.or(c.train);
-        c.dev = self.dev.or(c.dev);
-        c.general_train = self.general_train.or(c.general_train);
-        c.intermediate_train = self.intermediate_train.or(c.intermediate_train);
-        c.output = self.output.or(c.output);
-        c.cache_dir = self.cache_dir.or(c.cache_dir);
-        let t = &mut c.train_config;
-        set!(t.seed, self.seed);
-        set!(t.epochs, self.epochs);
-        t.max_steps = self.max_steps.or(t.max_steps);
-        set!(t.batch_size, self.batch_size);
-        set!(t.grad_accum, self.grad_accum);
-        set!(t.learning_rate, self.learning_rate);
-        set!(t.warmup_ratio, self.warmup_ratio);
-        set!(t.optimizer.weight_decay, self.weight_decay);
-        if let Some(n) = self.max_grad_norm {
-            // 0 turns clipping off; anything else, a negative norm too, is checked by the core.
-            t.optimizer.max_grad_norm = (n != 0.0).then_some(n);
-        }
-        t.eval_every = self.eval_every.or(t.eval_every);
-        t.patience = self.patience.or(t.patience);
-        set!(t.save_every, self.save_every);
-        t.group_by_length |= self.group_by_length;
-        set!(c.intermediate_epochs, self.intermediate_epochs);
-        set!(c.intermediate_learning_rate, self.intermediate_learning_rate);
-        set!(c.intermediate_prediction_weight, self.intermediate_prediction_weight);
-        set!(c.prediction.temperature, self.temperature);
-        set!(c.prediction.weight, self.distill_weight);
-        set!(c.prediction.loss, self.kd_loss);
-        c.mask_question |= self.mask_question;
-        set!(c.intermediate.mapping, self.layer_mapping);
-        set!(c.intermediate.embedding_weight, self.embedding_weight);
-        set!(c.intermediate.hidden_weight, self.hidden_weight);
-        set!(c.intermediate.attention_weight, self.attention_weight);
-        c.intermediate.head_averaged_attention |= self.head_averaged_attention;
-        set!(c.features.max_seq_len, self.max_seq_len);
-        set!(c.features.doc_stride, self.doc_stride);
-        set!(c.features.max_query_length, self.max_query_length);
-        set!(c.decode.max_answer_length, self.max_answer_length);
-        if let Some(t) = self.null_threshold {
-            c.decode.null_threshold = Some(t);
-        }
-        set!(c.eval_batch_size, self.eval_batch_size);
-        c.labels = self.labels.or(c.labels);
-        c.strict |= self.strict;
         if self.no_resume {
-            c.resume = false;
+            from_flags.push(Override { path: "resume".into(), value: false.into(), source: "flag --no-resume".into() });
         }
-        c.start_stage = self.start_stage.or(c.start_stage);
-        if c.strategy == Strategy::Finetune {
-            c.prediction.weight = 0.0;
-        }
-        Ok(c)
+        Ok(from_env.into_iter().chain(from_flags).collect())
+    }
+
+    /// The defaults, under the --config file, under the environment, under the flags.
+    pub fn resolve(&self, matches: &clap::ArgMatches) -> Result<LayeredConfig> {
+        Ok(RunConfig::layered(self.config.as_deref(), &self.overrides(matches)?)?)
     }
 }
 
-pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
+pub fn run(args: Args, matches: &clap::ArgMatches, dirs: &crate::plugins::PluginDirs) -> Result<()> {
     let registry = &dirs.registry(&args.plugin_files);
-    let config = args.resolve()?;
+    let LayeredConfig { config, sources } = args.resolve(matches)?;
     if config.output.is_none() && config.train.is_none() && config.teacher.is_none() {
         bail!("nothing to do: give --teacher, --train and --output (see distill --help), or a subcommand");
     }
     let device = distill_core::default_device();
-    let report = run_recipe(registry, &config, &device)?;
+    let report = run_recipe(registry, &config, &sources, &device)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: Args,
+    }
+
+    fn resolve(argv: &[&str]) -> Result<LayeredConfig> {
+        let matches = with_env(Cli::command()).try_get_matches_from(std::iter::once("distill").chain(argv.iter().copied()))?;
+        Cli::from_arg_matches(&matches)?.run.resolve(&matches)
+    }
+
+    /// Every flag that sets a key reaches the key it names: given a value other than the
+    /// default, the resolved configuration differs from the defaults there and nowhere else.
+    #[test]
+    fn each_flag_sets_its_own_key() {
+        let defaults = serde_json::to_value(RunConfig::default()).unwrap();
+        let values: &[(&str, &str)] = &[
+            ("strategy", "finetune"), ("task", "classification"), ("teacher-plugin", "bert"), ("student-plugin", "tinybert"),
+            ("teacher", "t"), ("extra-teacher", "x"), ("general-teacher", "g"), ("student", "s"), ("student-layers", "2"),
+            ("copy-layers", "1,3"), ("random-student", "true"), ("student-intermediate-size", "8"), ("neuron-importance", "taylor"),
+            ("train", "a"), ("dev", "b"), ("general-train", "c"), ("intermediate-train", "d"), ("output", "o"), ("cache-dir", "k"),
+            ("seed", "7"), ("epochs", "3"), ("max-steps", "9"), ("batch-size", "4"), ("grad-accum", "2"), ("learning-rate", "0.001"),
+            ("warmup-ratio", "0.2"), ("weight-decay", "0.5"), ("max-grad-norm", "2"), ("eval-every", "5"), ("patience", "2"),
+            ("save-every", "11"), ("group-by-length", "true"), ("intermediate-epochs", "3"), ("intermediate-learning-rate", "0.01"),
+            ("temperature", "3"), ("distill-weight", "0.5"), ("kd-loss", "mse"), ("mask-question", "true"), ("layer-mapping", "last"),
+            ("embedding-weight", "2"), ("hidden-weight", "2"), ("attention-weight", "0"), ("intermediate-prediction-weight", "0.5"),
+            ("head-averaged-attention", "true"), ("max-seq-len", "128"), ("doc-stride", "32"), ("max-query-length", "16"),
+            ("max-answer-length", "10"), ("null-threshold", "1.5"), ("eval-batch-size", "8"), ("labels", "a,b"), ("strict", "true"),
+            ("resume", "false"), ("start-stage", "2"),
+        ];
+        assert_eq!(values.len(), keyed_args().len(), "a flag without a case here");
+        for (flag, value) in values {
+            let layered = resolve(&[&format!("--{flag}={value}")]).unwrap_or_else(|e| panic!("--{flag}: {e:#}"));
+            let resolved = serde_json::to_value(&layered.config).unwrap();
+            let mut changed = vec![];
+            for (path, source) in &layered.sources {
+                let pointer = format!("/{}", path.replace('.', "/"));
+                if resolved.pointer(&pointer) != defaults.pointer(&pointer) {
+                    changed.push(path.clone());
+                    let expected = if path == "prediction.weight" && *flag == "strategy" { "strategy finetune (labels alone)".to_string() } else { format!("flag --{flag}") };
+                    assert_eq!(source, &expected, "{path}");
+                }
+            }
+            // Fine-tuning also zeroes the prediction weight.
+            let expected = if *flag == "strategy" { 2 } else { 1 };
+            assert_eq!(changed.len(), expected, "--{flag}={value} changed {changed:?}");
+        }
+    }
+
+    #[test]
+    fn a_boolean_from_the_config_file_is_switched_off_by_its_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("run.toml");
+        std::fs::write(&file, "strict = true\n[train_config]\ngroup_by_length = true\n").unwrap();
+        let config = |argv: &[&str]| resolve(&[&["--config", file.to_str().unwrap()], argv].concat()).unwrap().config;
+        assert!(config(&[]).train_config.group_by_length && config(&[]).strict);
+        assert!(!config(&["--group-by-length=false"]).train_config.group_by_length);
+        assert!(!config(&["--strict=false"]).strict);
+        assert!(config(&["--strict"]).strict);
+        assert!(!config(&["--no-resume"]).resume);
+        assert_eq!(config(&["--max-grad-norm", "0"]).train_config.optimizer.max_grad_norm, None, "0 turns clipping off");
+        assert!(resolve(&["--no-resume", "--resume"]).is_err(), "contradicting flags");
+    }
 }

@@ -10,6 +10,7 @@
 
 mod data;
 mod fingerprint;
+pub mod layers;
 mod models;
 mod stages;
 mod validate;
@@ -32,6 +33,7 @@ use crate::strategy::student_init::NeuronImportance;
 use crate::task::qa::decode::DecodeConfig;
 use crate::task::qa::features::FeatureConfig;
 use crate::train::trainer::TrainConfig;
+use layers::Sources;
 use data::{TaskData, check_intermediate_labels, resolve_labels, resolve_task};
 use models::{InitialStudent, Teachers, check_teacher_heads, check_pairs};
 use stages::StageRunner;
@@ -199,6 +201,11 @@ fn check_sequence_length(config: &RunConfig, teachers: &Teachers, student: &Init
 
 /// Runs a whole distillation (or fine-tuning) as configured.
 pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<RunReport> {
+    run_with_sources(registry, config, &Sources::new(), device)
+}
+
+/// [`run`], recording in `run-config.json` what set each value (`layers::RunConfig::layered`).
+pub fn run_with_sources(registry: &Registry, config: &RunConfig, sources: &Sources, device: &Device) -> Result<RunReport> {
     config.validate()?;
     check_plugins(registry, config)?;
     let output = require(&config.output, "--output")?.clone();
@@ -246,7 +253,11 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
     // Written only once the models, the pair, the data and what earlier runs left have passed
     // their checks, so that a refused run leaves no output behind and changes none.
     std::fs::create_dir_all(&output).map_err(|e| DistillError::io(&output, e))?;
-    crate::io::write_json_atomic(&output.join("run-config.json"), config)?;
+    let mut recorded = serde_json::to_value(config).expect("a run configuration serialises");
+    if !sources.is_empty() {
+        recorded[layers::SOURCES_KEY] = serde_json::to_value(sources).expect("sources serialise");
+    }
+    crate::io::write_json_atomic(&output.join("run-config.json"), &recorded)?;
     let (trained, stage_reports) = runner.run_all(model, &fingerprints)?;
     let student_dir = output.join("student");
     runner.export(&trained, &student_dir)?;

@@ -42,23 +42,6 @@ pub struct ConfigKeys {
 /// (`"layer_norm_eps": 1e-12`).
 pub type ConfigDefaults = BTreeMap<String, Value>;
 
-const FIELDS: [&str; 14] = [
-    "vocab_size",
-    "hidden_size",
-    "num_layers",
-    "num_heads",
-    "intermediate_size",
-    "max_position_embeddings",
-    "type_vocab_size",
-    "layer_norm_eps",
-    "activation",
-    "pad_token_id",
-    "hidden_dropout",
-    "attention_dropout",
-    "initializer_range",
-    "sinusoidal_positions",
-];
-
 impl ConfigKeys {
     /// The keys of BERT's `config.json`, which most of the family shares.
     pub fn bert() -> Self {
@@ -81,24 +64,15 @@ impl ConfigKeys {
         }
     }
 
-    fn keys(&self, field: &str) -> &[String] {
-        match field {
-            "vocab_size" => &self.vocab_size,
-            "hidden_size" => &self.hidden_size,
-            "num_layers" => &self.num_layers,
-            "num_heads" => &self.num_heads,
-            "intermediate_size" => &self.intermediate_size,
-            "max_position_embeddings" => &self.max_position_embeddings,
-            "type_vocab_size" => &self.type_vocab_size,
-            "layer_norm_eps" => &self.layer_norm_eps,
-            "activation" => &self.activation,
-            "pad_token_id" => &self.pad_token_id,
-            "hidden_dropout" => &self.hidden_dropout,
-            "attention_dropout" => &self.attention_dropout,
-            "initializer_range" => &self.initializer_range,
-            "sinusoidal_positions" => &self.sinusoidal_positions,
-            _ => &[],
-        }
+    /// Each core field with the keys that may hold it, in the struct's order, as serde sees the
+    /// struct: the one list that reading, writing and checking plugin defaults all walk.
+    fn fields(&self) -> Vec<(String, Vec<String>)> {
+        let Value::Object(fields) = serde_json::to_value(self).expect("config keys serialise") else { unreachable!("a struct serialises to an object") };
+        fields.into_iter().map(|(field, keys)| (field, serde_json::from_value(keys).expect("a list of keys"))).collect()
+    }
+
+    fn keys(&self, field: &str) -> Vec<String> {
+        self.fields().into_iter().find(|(f, _)| f == field).map(|(_, keys)| keys).unwrap_or_default()
     }
 
     pub(crate) fn validate(&self) -> std::result::Result<(), String> {
@@ -115,14 +89,15 @@ impl ConfigKeys {
         let object = config
             .as_object()
             .ok_or_else(|| DistillError::config(path, "(root)", "config.json must be a JSON object"))?;
+        let fields = self.fields();
         for name in defaults.keys() {
-            if !FIELDS.contains(&name.as_str()) {
+            if !fields.iter().any(|(field, _)| field == name) {
                 return Err(DistillError::config(path, name, "unknown core field in plugin defaults"));
             }
         }
         let lookup = |field: &str| -> Result<(String, Value)> {
             let keys = self.keys(field);
-            for key in keys {
+            for key in &keys {
                 match object.get(key) {
                     Some(Value::Null) | None => continue,
                     Some(v) => return Ok((key.clone(), v.clone())),
@@ -175,26 +150,13 @@ impl ConfigKeys {
         Ok(parsed)
     }
 
-    /// Writes `config` under this architecture's preferred keys into `out`.
+    /// Writes `config` under this architecture's preferred keys into `out`: each field's value as
+    /// the core serialises it (same names), the activation by its transformers name.
     pub fn export(&self, config: &EncoderConfig, out: &mut Map<String, Value>) {
-        let values: [(&str, Value); 14] = [
-            ("vocab_size", config.vocab_size.into()),
-            ("hidden_size", config.hidden_size.into()),
-            ("num_layers", config.num_layers.into()),
-            ("num_heads", config.num_heads.into()),
-            ("intermediate_size", config.intermediate_size.into()),
-            ("max_position_embeddings", config.max_position_embeddings.into()),
-            ("type_vocab_size", config.type_vocab_size.into()),
-            ("layer_norm_eps", config.layer_norm_eps.into()),
-            ("activation", config.activation.hf_name().into()),
-            ("pad_token_id", config.pad_token_id.into()),
-            ("hidden_dropout", config.hidden_dropout.into()),
-            ("attention_dropout", config.attention_dropout.into()),
-            ("initializer_range", config.initializer_range.into()),
-            ("sinusoidal_positions", config.sinusoidal_positions.into()),
-        ];
-        for (field, value) in values {
-            if let Some(key) = self.keys(field).first() {
+        let values = serde_json::to_value(config).expect("an encoder config serialises");
+        for (field, keys) in self.fields() {
+            let value = if field == "activation" { config.activation.hf_name().into() } else { values[&field].clone() };
+            if let Some(key) = keys.first() {
                 out.insert(key.clone(), value);
             }
         }
@@ -212,4 +174,53 @@ pub fn bert_family_defaults() -> ConfigDefaults {
     d.insert("sinusoidal_positions".into(), false.into());
     d.insert("type_vocab_size".into(), 2.into());
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> EncoderConfig {
+        EncoderConfig {
+            vocab_size: 99,
+            hidden_size: 32,
+            num_layers: 3,
+            num_heads: 4,
+            intermediate_size: 64,
+            max_position_embeddings: 128,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-7,
+            activation: Activation::GeluTanh,
+            position_scheme: PositionScheme::Absolute,
+            sinusoidal_positions: true,
+            pad_token_id: 1,
+            hidden_dropout: 0.2,
+            attention_dropout: 0.05,
+            initializer_range: 0.03,
+        }
+    }
+
+    #[test]
+    fn export_then_parse_gives_every_field_back_under_the_preferred_keys() {
+        let keys = ConfigKeys { num_layers: vec!["n_layers".into(), "num_hidden_layers".into()], sinusoidal_positions: vec!["sinusoidal_pos_embds".into()], ..ConfigKeys::bert() };
+        let mut out = Map::new();
+        keys.export(&config(), &mut out);
+        assert_eq!(out.len(), 14, "one key per core field: {out:?}");
+        assert_eq!((&out["hidden_act"], &out["n_layers"], &out["sinusoidal_pos_embds"]), (&Value::from("gelu_new"), &Value::from(3), &Value::from(true)));
+        let parsed = keys.parse(&Value::Object(out), &ConfigDefaults::new(), PositionScheme::Absolute, Path::new("config.json")).unwrap();
+        assert_eq!(parsed, config());
+    }
+
+    #[test]
+    fn a_field_without_keys_is_not_written_and_comes_from_the_defaults() {
+        let mut out = Map::new();
+        ConfigKeys::bert().export(&config(), &mut out);
+        assert!(!out.contains_key("sinusoidal_positions"), "BERT has no such key");
+        let mut defaults = bert_family_defaults();
+        let parsed = ConfigKeys::bert().parse(&Value::Object(out.clone()), &defaults, PositionScheme::Absolute, Path::new("config.json")).unwrap();
+        assert!(!parsed.sinusoidal_positions);
+        defaults.insert("num_layer".into(), 2.into());
+        let e = ConfigKeys::bert().parse(&Value::Object(out), &defaults, PositionScheme::Absolute, Path::new("config.json")).unwrap_err().to_string();
+        assert!(e.contains("num_layer") && e.contains("unknown core field"), "{e}");
+    }
 }
