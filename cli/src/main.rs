@@ -65,7 +65,10 @@ enum Command {
 /// rejected before anything is loaded.
 fn main() -> ExitCode {
     allocator::keep_freed_memory();
-    let matches = commands::run::with_env(Cli::command()).mut_subcommand("run", commands::run::with_env).get_matches();
+    let matches = commands::run::with_env(Cli::command())
+        .mut_subcommand("run", commands::run::with_env)
+        .try_get_matches()
+        .unwrap_or_else(|e| commands::run::exit_naming_env(e));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let dirs = cli.plugin_dirs;
     let result = match cli.command {

@@ -101,3 +101,22 @@ fn forward_rejects_bad_input_with_a_message_and_writes_nothing() {
     let out = distill(&["forward", "--plugin", "nosuch", "--model", fixture("bert").to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", output.to_str().unwrap()]);
     assert!(text(&out).contains("nosuch") && text(&out).contains("known plugins"), "{}", text(&out));
 }
+
+#[test]
+fn a_bad_value_in_a_flags_environment_variable_is_named_as_such() {
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_distill"));
+        cmd.args(args).envs(env.iter().copied());
+        cmd.output().unwrap()
+    };
+    let out = run(&[("DISTILL_EPOCHS", "abc")], &["--teacher", "t", "--train", "x", "--output", "o"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("environment variable DISTILL_EPOCHS (for --epochs)"), "{}", text(&out));
+    // Typed on the command line, the flag is the one named.
+    let out = run(&[], &["--teacher", "t", "--train", "x", "--output", "o", "--epochs", "abc"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!text(&out).contains("environment variable") && text(&out).contains("--epochs"), "{}", text(&out));
+    // A boolean's environment variable takes true or false.
+    let out = run(&[("DISTILL_STRICT", "maybe")], &["--teacher", "t", "--train", "x", "--output", "o"]);
+    assert!(text(&out).contains("environment variable DISTILL_STRICT (for --strict)"), "{}", text(&out));
+}

@@ -261,6 +261,23 @@ pub fn with_env(command: clap::Command) -> clap::Command {
     })
 }
 
+/// Exits on a command-line error as clap does, saying so when the bad value came from a flag's
+/// environment variable: clap names only the flag, which the user never typed.
+pub fn exit_naming_env(error: clap::Error) -> ! {
+    use clap::error::{ContextKind, ContextValue};
+    if let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) {
+        let long = arg.trim_start_matches("--").split([' ', '=', '[']).next().unwrap_or_default();
+        let typed = std::env::args().any(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")));
+        let name = env_name(long);
+        if !typed && std::env::var_os(&name).is_some() {
+            eprintln!("error: environment variable {name} (for --{long}): {}", error.kind());
+            let _ = error.print();
+            std::process::exit(2);
+        }
+    }
+    error.exit()
+}
+
 /// The run flags that set configuration keys, by clap id (the field's name), with their long names.
 fn keyed_args() -> Vec<(String, String)> {
     let command = <Args as clap::Args>::augment_args(clap::Command::new("run"));
