@@ -46,7 +46,8 @@ pub enum Task {
     Classification,
 }
 
-/// Every setting of a run, as resolved from defaults, a config file and flags.
+/// Every setting of a run, as resolved from the defaults, a config file, the environment and
+/// flags (`layers`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunConfig {
