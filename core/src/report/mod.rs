@@ -133,7 +133,7 @@ fn dev_series(evaluations: &BTreeMap<u64, Value>) -> Vec<Series> {
 /// The parameter count of a safetensors file, from its header alone.
 fn safetensors_parameters(path: &Path) -> Result<u64> {
     let bytes = std::fs::read(path).map_err(|e| DistillError::io(path, e))?;
-    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| DistillError::Invalid(format!("{}: {e}", path.display())))?;
+    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| DistillError::Safetensors { path: path.to_path_buf(), message: e.to_string() })?;
     Ok(metadata.tensors().values().map(|t| t.shape.iter().product::<usize>() as u64).sum())
 }
 
