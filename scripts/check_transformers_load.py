@@ -15,7 +15,7 @@ import torch
 import transformers
 from safetensors.torch import load_file
 
-HEAD_OUTPUTS = {"start_logits": "start_logits", "end_logits": "end_logits", "logits": "logits", "mlm_logits": "logits"}
+HEAD_OUTPUTS = {"start_logits": "start_logits", "end_logits": "end_logits", "logits": "logits", "token_logits": "logits", "mlm_logits": "logits"}
 
 
 def check(saved, fixture):

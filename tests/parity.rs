@@ -45,6 +45,13 @@ fn bert_classification_matches_transformers() {
 }
 
 #[test]
+fn token_classification_heads_match_transformers() {
+    check("bert-tok", "bert", &["token_logits"], 1e-4);
+    check("roberta-tok", "roberta", &["token_logits", "hidden_states.2"], 1e-4);
+    check("distilbert-tok", "distilbert", &["token_logits"], 1e-4);
+}
+
+#[test]
 fn bert_masked_lm_with_tanh_gelu_matches_transformers() {
     check("bert-mlm", "bert", &["mlm_logits"], 1e-4);
 }

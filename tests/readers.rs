@@ -7,7 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use distill_core::data::classification::read_examples;
+use distill_core::data::classification::{read_examples, read_examples_with};
+use distill_core::data::rows::DataColumns;
+use distill_core::data::tagged::read_tagged;
+use distill_core::task::token_classification::windows::{WordText, build_windows};
 use distill_core::data::squad::SquadFile;
 use distill_core::pretrained::Pretrained;
 use distill_core::recipe::RunConfig;
@@ -125,6 +128,40 @@ fn classification_reader(scale: u32) {
     }
 }
 
+fn tagged_and_row_readers(scale: u32) {
+    let scratch = Scratch::new();
+    let columns = DataColumns::default();
+    let labels: Vec<String> = ["O", "B-location", "I-location", "B-person"].iter().map(|s| s.to_string()).collect();
+    let seeds = [
+        ("a.conll", "-DOCSTART-\tO\n\nEmpire\tB-location\nState\tI-location\nis\tO\n\nAsk\tO\nAlice\tB-person\n".to_string()),
+        ("a.jsonl", "{\"tokens\": [\"Empire\", \"State\"], \"ner_tags\": [1, 2]}\n{\"tokens\": [\"Ask\", \"Alice\"], \"ner_tags\": [\"O\", \"B-person\"]}\n".to_string()),
+    ];
+    for (name, seed) in seeds {
+        fuzz(name, seed.into_bytes(), 256, scale, |bytes| {
+            let path = scratch.write(name, bytes);
+            let Ok(sentences) = read_tagged(&path, &columns, Some(&labels)) else { return false };
+            let texts: Vec<WordText> = sentences.iter().take(8).map(|s| WordText::from_words(&s.words)).collect();
+            build_windows(&texts, wordpiece(), 16).is_ok()
+        });
+    }
+    // SQuAD rows in the hub layout, as JSON lines.
+    let squad = "{\"id\": \"q1\", \"title\": \"t\", \"context\": \"Alpha beta.\", \"question\": \"What?\", \"answers\": {\"text\": [\"beta\"], \"answer_start\": [6]}}\n";
+    fuzz("squad.jsonl", squad.as_bytes().to_vec(), 256, scale, |bytes| SquadFile::read(&scratch.write("squad.jsonl", bytes), false).is_ok());
+    // Parquet files written by pyarrow, mutated: a corrupt file is an error, never a panic.
+    for name in ["pairs.parquet", "ner.parquet", "squad.parquet"] {
+        let seed = std::fs::read(fixture("parquet").join(name)).unwrap();
+        let focus = seed.len();
+        fuzz(name, seed, focus, scale, |bytes| {
+            let path = scratch.write(name, bytes);
+            match name {
+                "pairs.parquet" => read_examples_with(&path, &DataColumns { text: "sentence1".into(), text_pair: "sentence2".into(), ..DataColumns::default() }).is_ok(),
+                "ner.parquet" => read_tagged(&path, &columns, Some(&labels)).is_ok(),
+                _ => SquadFile::read(&path, false).is_ok(),
+            }
+        });
+    }
+}
+
 fn model_config_reader(scale: u32) {
     let registry = Registry::builtin().unwrap();
     let scratch = Scratch::new();
@@ -219,6 +256,11 @@ fn classification_files_never_panic() {
 }
 
 #[test]
+fn tagged_sentences_and_rows_never_panic() {
+    tagged_and_row_readers(1);
+}
+
+#[test]
 fn model_configs_never_panic() {
     model_config_reader(1);
 }
@@ -265,6 +307,7 @@ fn huge_sizes_are_refused_before_allocating() {
 fn soak() {
     squad_reader(20);
     classification_reader(20);
+    tagged_and_row_readers(20);
     model_config_reader(20);
     run_config_reader(20);
     manifest_reader(20);

@@ -12,7 +12,7 @@ use distill_core::strategy::student_init::{Ranking, prune_feed_forward};
 use distill_core::weights::write_safetensors;
 use distill_tests::{fixture, max_abs_diff, read_tensors, repo_root};
 
-const FIXTURES: [&str; 6] = ["bert", "bert-qa", "bert-cls", "bert-mlm", "roberta-cls", "distilbert-qa"];
+const FIXTURES: [&str; 9] = ["bert", "bert-qa", "bert-cls", "bert-mlm", "roberta-cls", "distilbert-qa", "bert-tok", "roberta-tok", "distilbert-tok"];
 
 #[test]
 fn saved_models_reload_identically_and_load_in_transformers() {

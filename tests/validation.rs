@@ -127,7 +127,7 @@ fn delimited_files_keep_their_columns_or_are_refused_by_line() {
     assert_eq!(examples.len(), 2);
     assert_eq!(examples[0].text, "good, \"very\" good");
     assert_eq!(examples[0].text_pair.as_deref(), Some("b\nc"));
-    assert_eq!((examples[1].label.as_str(), examples[1].line), ("neg", 4));
+    assert_eq!((examples[1].label.as_str(), examples[1].at.as_str()), ("neg", "line 4"));
     // A tab inside a TSV text shifts the columns: refused with its line.
     let tsv = write(dir.path(), "a.tsv", "text\tlabel\nfine text\tpos\na text\twith a tab\tneg\n");
     let e = read_examples(&tsv).unwrap_err().to_string();
@@ -152,13 +152,13 @@ fn json_lines_take_numeric_labels_and_refuse_mixed_pairs_by_line() {
     let dir = tempfile::tempdir().unwrap();
     let ok = write(dir.path(), "a.jsonl", "{\"text\": \"a\", \"label\": 1}\n\n{\"text\": \"b\", \"label\": \"neg\"}\n");
     let examples = read_examples(&ok).unwrap();
-    assert_eq!((examples[0].label.as_str(), examples[1].label.as_str(), examples[1].line), ("1", "neg", 3));
+    assert_eq!((examples[0].label.as_str(), examples[1].label.as_str(), examples[1].at.as_str()), ("1", "neg", "line 3"));
     let mixed = write(dir.path(), "m.jsonl", "{\"text\": \"a\", \"text_pair\": \"b\", \"label\": \"x\"}\n{\"text\": \"c\", \"label\": \"y\"}\n");
     let e = read_examples(&mixed).unwrap_err().to_string();
     assert!(e.contains("m.jsonl") && e.contains("line 2") && e.contains("has no text_pair, while line 1 has one"), "{e}");
     let bad = write(dir.path(), "b.jsonl", "{\"text\": \"a\", \"label\": [1]}\n");
     let e = read_examples(&bad).unwrap_err().to_string();
-    assert!(e.contains("line 1") && e.contains("label must be a string or a number"), "{e}");
+    assert!(e.contains("line 1") && e.contains("column `label` must hold a string or a number"), "{e}");
 }
 
 #[test]

@@ -63,4 +63,102 @@ fn a_classifier_is_distilled_and_evaluated() {
     let config: serde_json::Value = distill_core::io::read_json(&output.join("student/config.json")).unwrap();
     assert_eq!(config["architectures"][0], "BertForSequenceClassification");
     assert_eq!(config["id2label"]["1"], "pos", "labels follow the teacher");
+
+    // `distill eval` on the saved student gives the scores the run reported, with a prediction
+    // per example; `distill predict` gives a label and every label's probability.
+    let student = output.join("student");
+    let eval_dir = dir.path().join("eval");
+    let out = Command::new(env!("CARGO_BIN_EXE_distill")).args(["eval", "--model", student.to_str().unwrap(), "--data", train.to_str().unwrap(), "--output-dir", eval_dir.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let scores: serde_json::Value = distill_core::io::read_json(&eval_dir.join("scores.json")).unwrap();
+    assert!((scores["accuracy"].as_f64().unwrap() - eval["accuracy"].as_f64().unwrap()).abs() < 1e-12, "{scores} against {eval}");
+    assert!((scores["macro_f1"].as_f64().unwrap() - eval["macro_f1"].as_f64().unwrap()).abs() < 1e-12);
+    let predictions: Vec<String> = distill_core::io::read_json(&eval_dir.join("predictions.json")).unwrap();
+    assert_eq!(predictions.len(), 32);
+    assert!(predictions.iter().all(|p| p == "pos" || p == "neg"));
+    let out = Command::new(env!("CARGO_BIN_EXE_distill")).args(["predict", "--model", student.to_str().unwrap(), "--text", "a wonderful and moving film"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = line["probabilities"].as_object().unwrap();
+    assert!((p["pos"].as_f64().unwrap() + p["neg"].as_f64().unwrap() - 1.0).abs() < 1e-5, "{line}");
+    let best = if p["pos"].as_f64() > p["neg"].as_f64() { "pos" } else { "neg" };
+    assert_eq!(line["label"], best);
+    // A file with a label the model does not know is refused, naming the line.
+    std::fs::write(&train, "text\tlabel\nfine\tpos\nodd\tmeh\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_distill")).args(["eval", "--model", student.to_str().unwrap(), "--data", train.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("line 3") && err.contains("\"meh\""), "{err}");
+}
+
+/// Sentences whose score is the number of "good" words minus the number of "bad" ones, as a
+/// JSON-lines regression file with text pairs (the pair holds the second half).
+fn scored_pairs(path: &std::path::Path, n: usize, seed: u64) {
+    let good = ["great", "fine", "lovely", "superb"];
+    let bad = ["awful", "dull", "poor", "bleak"];
+    let filler = ["the", "film", "was", "and", "plot", "acting"];
+    let mut state = seed;
+    let mut next = move |k: usize| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) % k as u64) as usize
+    };
+    let mut lines = Vec::new();
+    for _ in 0..n {
+        let (mut words, mut score) = (Vec::new(), 0i32);
+        for _ in 0..6 {
+            match next(3) {
+                0 => {
+                    words.push(good[next(4)]);
+                    score += 1;
+                }
+                1 => {
+                    words.push(bad[next(4)]);
+                    score -= 1;
+                }
+                _ => words.push(filler[next(6)]),
+            }
+        }
+        lines.push(serde_json::json!({"text": words[..3].join(" "), "text_pair": words[3..].join(" "), "label": score}).to_string());
+    }
+    std::fs::write(path, lines.join("\n")).unwrap();
+}
+
+#[test]
+fn a_regression_head_is_fine_tuned_distilled_and_evaluated() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    distill_tests::tiny_base_bert(std::path::Path::new(&p("base")), 2, 32, 4, 21);
+    scored_pairs(std::path::Path::new(&p("train.jsonl")), 300, 1);
+    scored_pairs(std::path::Path::new(&p("dev.jsonl")), 80, 2);
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_distill")).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    let common = ["--batch-size", "16", "--learning-rate", "3e-3", "--max-seq-len", "32"];
+    run(&[&["--strategy", "finetune", "--task", "regression", "--student", &p("base"), "--train", &p("train.jsonl"), "--dev", &p("dev.jsonl"), "--output", &p("teacher"), "--epochs", "8"][..], &common].concat());
+    let done: serde_json::Value = distill_core::io::read_json(&dir.path().join("teacher/stage-1-finetune/done.json")).unwrap();
+    let teacher_r = done["eval"]["pearson"].as_f64().unwrap();
+    println!("teacher dev Pearson {teacher_r}, Spearman {}", done["eval"]["spearman"]);
+    assert!(teacher_r > 0.9, "the teacher learns the scores: {done}");
+    let config: serde_json::Value = distill_core::io::read_json(&dir.path().join("teacher/student/config.json")).unwrap();
+    assert_eq!((config["problem_type"].as_str(), config["id2label"].as_object().map(|m| m.len())), (Some("regression"), Some(1)), "{config}");
+
+    // The student learns from the teacher's scores (w 1: squared error to the teacher's output);
+    // the task comes from the teacher's one-output head.
+    run(&[&["--teacher", &p("teacher/student"), "--train", &p("train.jsonl"), "--dev", &p("dev.jsonl"), "--output", &p("student"), "--student-layers", "1", "--epochs", "4", "--distill-weight", "1"][..], &common].concat());
+    let done: serde_json::Value = distill_core::io::read_json(&dir.path().join("student/stage-1-prediction/done.json")).unwrap();
+    let student_r = done["eval"]["pearson"].as_f64().unwrap();
+    println!("student dev Pearson {student_r}");
+    assert!(student_r > 0.8, "{done}");
+    let out = run(&["eval", "--model", &p("student/student"), "--data", &p("dev.jsonl"), "--max-seq-len", "32"]);
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!((printed["scores"]["pearson"].as_f64().unwrap() - student_r).abs() < 1e-9, "{printed}");
+    let out = run(&["predict", "--model", &p("teacher/student"), "--text", "great superb lovely", "--text-pair", "fine film great"]);
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(line["score"].as_f64().unwrap() > 2.0, "five good words: {line}");
+    // A label that is not a number is refused, naming the file and line.
+    std::fs::write(dir.path().join("bad.jsonl"), "{\"text\": \"a\", \"text_pair\": \"b\", \"label\": 1}\n{\"text\": \"a\", \"text_pair\": \"b\", \"label\": \"high\"}\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_distill")).args(["eval", "--model", &p("student/student"), "--data", &p("bad.jsonl")]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("bad.jsonl") && err.contains("line 2") && err.contains("\"high\""), "{err}");
 }

@@ -76,9 +76,11 @@ fn example_plugin_lists_pairs_and_runs_its_checkpoint_at_parity() {
     let row = rows.as_array().unwrap().iter().find(|r| r["teacher"] == "xlm-roberta" && r["student"] == "xlm-roberta").unwrap();
     assert_eq!(row["strategies"], serde_json::json!(["prediction", "intermediate", "tinybert"]));
 
-    // Its checkpoint (model_type xlm-roberta) loads through the plugin and matches transformers.
+    // Its checkpoints (model_type xlm-roberta; a QA head, a token-classification head) load
+    // through the plugin and match transformers.
     let fx = fixture("xlm-roberta-qa");
-    for plugin_args in [vec!["--plugin-dir", dir.path().to_str().unwrap()], vec!["--plugin", lib.to_str().unwrap()]] {
+    let cases = [(fixture("xlm-roberta-qa"), vec!["--plugin-dir", dir.path().to_str().unwrap()]), (fixture("xlm-roberta-qa"), vec!["--plugin", lib.to_str().unwrap()]), (fixture("xlm-roberta-tok"), vec!["--plugin", lib.to_str().unwrap()])];
+    for (fx, plugin_args) in cases {
         let out_file = dir.path().join("out.safetensors");
         let mut args = vec!["forward", "--model", fx.to_str().unwrap(), "--input", fx.join("inputs.json").to_str().unwrap().to_owned().leak(), "--output", out_file.to_str().unwrap().to_owned().leak()];
         args.extend(plugin_args);

@@ -10,7 +10,7 @@ pub type NamedTensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
 /// Runs `model` on `batch` and names every output as transformers' fixtures do:
 /// `hidden_states.{i}`, `attention_scores.{i}`, `attention_probs.{i}`, and
-/// `start_logits`/`end_logits`, `logits` or `mlm_logits` for a head.
+/// `start_logits`/`end_logits`, `logits`, `token_logits` or `mlm_logits` for a head.
 pub fn forward_tensors(model: &TaskModel, batch: &TokenBatch) -> NamedTensors {
     let out = model.forward(batch);
     let mut named = BTreeMap::new();
@@ -29,6 +29,9 @@ pub fn forward_tensors(model: &TaskModel, batch: &TokenBatch) -> NamedTensors {
     }
     if let Some(l) = out.logits {
         named.insert("logits".into(), to_host(l));
+    }
+    if let Some(l) = out.token_logits {
+        named.insert("token_logits".into(), to_host(l));
     }
     if let Some(l) = out.mlm_logits {
         named.insert("mlm_logits".into(), to_host(l));

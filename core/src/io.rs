@@ -38,3 +38,14 @@ pub fn write_json_atomic(path: &Path, value: &impl serde::Serialize) -> Result<(
     text.push(b'\n');
     write_atomic(path, &text)
 }
+
+/// Runs `f`, turning a panic inside a third-party reader (tokenizers and parquet both panic on
+/// some malformed files) into `Err` with the panic's message, so the caller can name the file.
+/// The panic message is not printed: the caller's error says what is wrong instead.
+pub fn catch_library_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    result.map_err(|panic| panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "unknown".into()))
+}

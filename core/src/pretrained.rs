@@ -57,7 +57,7 @@ impl Pretrained {
         let config = spec.config_keys.parse(&Value::Object(raw.clone()), &spec.config_defaults, spec.position_scheme, &files.config)?;
         let checkpoint = Checkpoint::open(&files.weights)?;
         let mut source = CheckpointSource::new(&checkpoint, &spec.tensors)?;
-        let head = detect_head(&source, &checkpoint);
+        let head = detect_head(&source, &checkpoint, &raw);
         let model = build_task_model(&config, head, spec.head_layout(), &mut source, device)?;
         let unused_tensors = source.unused();
         let tokenizer = files.tokenizer.as_ref().map(TextTokenizer::load).transpose()?;
@@ -84,20 +84,26 @@ impl Pretrained {
             config: self.config.clone(),
             vocabulary: self.tokenizer.as_ref().map(TextTokenizer::vocabulary),
             head: self.model.head(),
-            labels: self.model.classifier.as_ref().map(|c| labels_from_config(&self.raw_config, c.num_labels())),
+            labels: self.model.num_labels().map(|n| labels_from_config(&self.raw_config, n)),
         }
     }
 }
 
-fn detect_head(source: &CheckpointSource<'_>, checkpoint: &Checkpoint) -> Option<(Head, usize)> {
+/// The head a checkpoint carries, from its tensors. BERT and DistilBERT name the output layer of
+/// both classification heads `classifier`; the sequence head also has a dense layer before it,
+/// and config.json's `architectures` settles a checkpoint that carries both.
+fn detect_head(source: &CheckpointSource<'_>, checkpoint: &Checkpoint, raw: &Map<String, Value>) -> Option<(Head, usize)> {
     if source.has_key(ParamKey::QaOutputs(Part::Weight)) {
         return Some((Head::QuestionAnswering, 2));
     }
-    if let Some(name) = source.resolve(ParamKey::ClassifierOut(Part::Weight)) {
-        let labels = checkpoint.shape(&name).and_then(|s| s.first().copied()).unwrap_or(2);
-        if source.has_key(ParamKey::ClassifierDense(Part::Weight)) {
-            return Some((Head::Classification, labels));
-        }
+    let rows = |key: ParamKey| source.resolve(key).map(|name| checkpoint.shape(&name).and_then(|s| s.first().copied()).unwrap_or(2));
+    let declared_token = raw.get("architectures").and_then(|a| a.get(0)).and_then(Value::as_str).is_some_and(|a| a.ends_with("ForTokenClassification"));
+    let sequence = rows(ParamKey::ClassifierOut(Part::Weight)).filter(|_| source.has_key(ParamKey::ClassifierDense(Part::Weight)));
+    let token = rows(ParamKey::TokenClassifier(Part::Weight));
+    match (sequence, token) {
+        (Some(labels), _) if !declared_token => return Some((Head::Classification, labels)),
+        (_, Some(labels)) => return Some((Head::TokenClassification, labels)),
+        _ => {}
     }
     if source.has_key(ParamKey::MlmBias) && source.has_key(ParamKey::MlmDense(Part::Weight)) {
         return Some((Head::MaskedLm, 0));
@@ -117,11 +123,11 @@ pub fn export_config(model: &TaskModel, spec: &ArchitectureSpec, base: &Map<Stri
         None => &spec.classes.base,
         Some(Head::QuestionAnswering) => &spec.classes.question_answering,
         Some(Head::Classification) => &spec.classes.classification,
+        Some(Head::TokenClassification) => &spec.classes.token_classification,
         Some(Head::MaskedLm) => &spec.classes.masked_lm,
     };
     out.insert("architectures".into(), Value::Array(vec![class.clone().into()]));
-    if let Some(c) = &model.classifier {
-        let labels = c.num_labels();
+    if let Some(labels) = model.num_labels() {
         let keep = out.get("id2label").and_then(Value::as_object).is_some_and(|m| m.len() == labels);
         if !keep {
             let id2label: Map<String, Value> = (0..labels).map(|i| (i.to_string(), format!("LABEL_{i}").into())).collect();

@@ -80,17 +80,9 @@ fn add_specials(t: &mut Tokenizer, candidates: &[&str]) {
 /// `Tokenizer::from_file`, with the panics tokenizers 0.22 raises on some malformed files (an
 /// `expect` in its decoder's deserializer) turned into an error naming the file.
 fn from_json_file(path: &Path) -> Result<Tokenizer> {
-    let previous = std::panic::take_hook();
-    // The message would read as a crash of distill; the error below says what is wrong instead.
-    std::panic::set_hook(Box::new(|_| {}));
-    let loaded = std::panic::catch_unwind(|| Tokenizer::from_file(path));
-    std::panic::set_hook(previous);
-    match loaded {
+    match crate::io::catch_library_panic(|| Tokenizer::from_file(path)) {
         Ok(result) => result.map_err(|e| tok_err(path, e)),
-        Err(panic) => {
-            let reason = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("unknown");
-            Err(tok_err(path, format!("malformed tokenizer.json (the tokenizers library gave up: {reason})")))
-        }
+        Err(reason) => Err(tok_err(path, format!("malformed tokenizer.json (the tokenizers library gave up: {reason})"))),
     }
 }
 

@@ -136,3 +136,16 @@ pub fn tiny_classifier_bert(dir: &Path, layers: usize, hidden: usize, labels: &[
     config.insert("id2label".into(), labels.iter().enumerate().map(|(i, l)| (i.to_string(), serde_json::Value::from(*l))).collect::<serde_json::Map<_, _>>().into());
     save_tiny_bert(dir, &tiny_config(30522, layers, hidden, 4), Some((distill_core::model::Head::Classification, labels.len())), config, seed);
 }
+
+/// A small seeded generator (xorshift) for test cases that must be the same on every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number in `0..n`.
+    pub fn next(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}

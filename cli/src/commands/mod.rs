@@ -5,7 +5,7 @@ pub mod forward;
 pub mod pairs;
 pub mod plugins;
 pub mod predict;
-pub mod qa_model;
 pub mod report;
 pub mod run;
 pub mod score;
+pub mod task_model;

@@ -22,7 +22,9 @@ fn task(s: &str) -> Result<Task, String> {
     match s {
         "qa" => Ok(Task::Qa),
         "classification" => Ok(Task::Classification),
-        _ => Err(format!("unknown task {s:?}: expected qa or classification")),
+        "regression" => Ok(Task::Regression),
+        "token-classification" | "token_classification" | "ner" => Ok(Task::TokenClassification),
+        _ => Err(format!("unknown task {s:?}: expected qa, classification, regression or token-classification")),
     }
 }
 
@@ -44,7 +46,8 @@ pub struct Args {
     /// intermediate -> task intermediate -> prediction) [default: prediction].
     #[arg(long, value_parser = strategy)]
     strategy: Option<Strategy>,
-    /// qa or classification [default: from the teacher's head].
+    /// qa, classification, regression (a one-output classification head) or token-classification
+    /// [default: from the teacher's head].
     #[arg(long, value_parser = task)]
     task: Option<Task>,
     /// Architecture plugin of the teacher [default: from its config.json model_type].
@@ -203,9 +206,28 @@ pub struct Args {
     /// Examples per evaluation or teacher-logit batch [default: 32].
     #[arg(long)]
     eval_batch_size: Option<usize>,
-    /// Classification labels in id order, comma-separated [default: the teacher's, else sorted].
+    /// Classification labels (token classification: tags) in id order, comma-separated
+    /// [default: the teacher's, else sorted from --train].
     #[arg(long, value_delimiter = ',')]
     labels: Option<Vec<String>>,
+    /// Classification, regression: the column (JSON lines, Parquet) or header (CSV, TSV) of the
+    /// text [default: text].
+    #[arg(long, value_name = "NAME")]
+    text_column: Option<String>,
+    /// Classification, regression: the column of a pair's second text [default: text_pair].
+    #[arg(long, value_name = "NAME")]
+    text_pair_column: Option<String>,
+    /// Classification, regression: the column of the label or score [default: label].
+    #[arg(long, value_name = "NAME")]
+    label_column: Option<String>,
+    /// Token classification, JSON lines or Parquet: the column of each sentence's words
+    /// [default: tokens].
+    #[arg(long, value_name = "NAME")]
+    tokens_column: Option<String>,
+    /// Token classification, JSON lines or Parquet: the column of the words' tags, as names or
+    /// as ids into --labels [default: ner_tags].
+    #[arg(long, value_name = "NAME")]
+    tags_column: Option<String>,
     /// Stop at an answer that does not match its context instead of skipping it.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     strict: Option<bool>,
@@ -232,9 +254,15 @@ fn config_path(field: &str) -> String {
         "layer_mapping" | "embedding_weight" | "hidden_weight" | "attention_weight" | "head_averaged_attention" => "intermediate.",
         "max_seq_len" | "doc_stride" | "max_query_length" => "features.",
         "max_answer_length" | "null_threshold" => "decode.",
+        "text_column" | "text_pair_column" | "label_column" | "tokens_column" | "tags_column" => "columns.",
         _ => "",
     };
     let key = match field {
+        "text_column" => "text",
+        "text_pair_column" => "text_pair",
+        "label_column" => "label",
+        "tokens_column" => "tokens",
+        "tags_column" => "tags",
         "distill_weight" => "weight",
         "kd_loss" => "loss",
         "layer_mapping" => "mapping",
@@ -361,7 +389,7 @@ mod tests {
             ("temperature", "3"), ("distill-weight", "0.5"), ("kd-loss", "mse"), ("mask-question", "true"), ("layer-mapping", "last"),
             ("embedding-weight", "2"), ("hidden-weight", "2"), ("attention-weight", "0"), ("intermediate-prediction-weight", "0.5"),
             ("head-averaged-attention", "true"), ("max-seq-len", "128"), ("doc-stride", "32"), ("max-query-length", "16"),
-            ("max-answer-length", "10"), ("null-threshold", "1.5"), ("eval-batch-size", "8"), ("labels", "a,b"), ("strict", "true"),
+            ("max-answer-length", "10"), ("null-threshold", "1.5"), ("eval-batch-size", "8"), ("labels", "a,b"), ("text-column", "sentence1"), ("text-pair-column", "sentence2"), ("label-column", "gold"), ("tokens-column", "words"), ("tags-column", "tags"), ("strict", "true"),
             ("resume", "false"), ("start-stage", "2"),
         ];
         assert_eq!(values.len(), keyed_args().len(), "a flag without a case here");

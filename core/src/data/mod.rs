@@ -1,7 +1,12 @@
-//! Datasets: SQuAD JSON (v1.1 and v2.0), sentence-classification files, GloVe word vectors,
-//! and SQuAD augmentation.
+//! Datasets: SQuAD (JSON v1.1 and v2.0, or rows in the Hugging Face `squad` layout),
+//! sentence-classification files, tagged sentences (CoNLL or rows), rows of JSON lines or
+//! Parquet, hub dataset splits (`hub:OWNER/NAME[:CONFIG]:SPLIT`), GloVe word vectors, and SQuAD
+//! augmentation.
 
 pub mod augment;
 pub mod classification;
 pub mod glove;
+pub mod hub;
+pub mod rows;
 pub mod squad;
+pub mod tagged;

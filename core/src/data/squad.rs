@@ -1,10 +1,12 @@
-//! SQuAD JSON, v1.1 and v2.0 (`is_impossible`, `plausible_answers`): tolerant of extra fields,
-//! strict on broken data. Offsets (`answer_start`) are character offsets, as in the official files.
+//! SQuAD JSON, v1.1 and v2.0 (`is_impossible`, `plausible_answers`), and rows of JSON lines or
+//! Parquet in the Hugging Face `squad` layout: tolerant of extra fields, strict on broken data. Offsets (`answer_start`) are character offsets, as in the official files.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::rows::{RowFile, read_rows};
 use crate::error::{DistillError, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,14 +82,44 @@ pub fn char_slice(text: &str, start: usize, len: usize) -> Option<&str> {
     Some(&text[begin..end])
 }
 
+/// A row's `answers`: `{"text": [...], "answer_start": [...]}` as Hugging Face stores them, or a
+/// list of `{"text", "answer_start"}` objects.
+fn row_answers(value: &Value) -> std::result::Result<Vec<Answer>, String> {
+    let start = |v: &Value| v.as_u64().map(|n| n as usize).ok_or_else(|| format!("answer_start must be a non-negative integer, found {v}"));
+    let text = |v: &Value| v.as_str().map(str::to_string).ok_or_else(|| format!("an answer's text must be a string, found {v}"));
+    match value {
+        Value::Object(m) => {
+            let list = |key: &str| m.get(key).and_then(Value::as_array).ok_or_else(|| format!("column `answers` needs a list `{key}`"));
+            let (texts, starts) = (list("text")?, list("answer_start")?);
+            if texts.len() != starts.len() {
+                return Err(format!("column `answers` has {} texts and {} starts", texts.len(), starts.len()));
+            }
+            texts.iter().zip(starts).map(|(t, s)| Ok(Answer { text: text(t)?, answer_start: start(s)? })).collect()
+        }
+        Value::Array(items) => items
+            .iter()
+            .map(|a| Ok(Answer { text: text(a.get("text").unwrap_or(&Value::Null))?, answer_start: start(a.get("answer_start").unwrap_or(&Value::Null))? }))
+            .collect(),
+        other => Err(format!("column `answers` must hold `text` and `answer_start` lists, found {other}")),
+    }
+}
+
 impl SquadFile {
     /// Reads a SQuAD file. Answers whose `answer_start` does not point at their text are
     /// dropped and reported, or under `strict` are an error naming the question id.
+    ///
+    /// A `.jsonl` or `.parquet` file holds rows in the Hugging Face `squad` / `squad_v2` layout
+    /// (`id`, `title`, `context`, `question`, `answers` with `text` and `answer_start` lists);
+    /// consecutive rows of one title form an article, of one context a paragraph, and a row
+    /// without answers is unanswerable (SQuAD 2.0), as those datasets mean it.
     pub fn read(path: &Path, strict: bool) -> Result<(Self, ReadReport)> {
-        let bytes = std::fs::read(path).map_err(|e| DistillError::io(path, e))?;
-        let mut file: SquadFile = serde_json::from_slice(&bytes).map_err(|e| {
-            DistillError::Invalid(format!("{}: not SQuAD JSON: {e}", path.display()))
-        })?;
+        let mut file = match RowFile::of(path, false) {
+            Some(kind) => Self::from_rows(path, kind)?,
+            None => {
+                let bytes = std::fs::read(path).map_err(|e| DistillError::io(path, e))?;
+                serde_json::from_slice(&bytes).map_err(|e| DistillError::Invalid(format!("{}: not SQuAD JSON: {e}", path.display())))?
+            }
+        };
         let mut report = ReadReport::default();
         for article in &mut file.data {
             for paragraph in &mut article.paragraphs {
@@ -121,6 +153,37 @@ impl SquadFile {
             }
         }
         Ok((file, report))
+    }
+
+    fn from_rows(path: &Path, kind: RowFile) -> Result<Self> {
+        let source = path.display().to_string();
+        let mut file = SquadFile { version: "v1.1".into(), data: vec![] };
+        for row in read_rows(path, kind)? {
+            let id = match row.get(&source, "id")? {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                other => return Err(DistillError::input(&source, &row.at, format!("column `id` must hold a string or an integer, found {other}"))),
+            };
+            let title = row.fields.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
+            let context = row.string(&source, "context")?;
+            let answers = row_answers(row.get(&source, "answers")?).map_err(|m| DistillError::input(&source, &row.at, m))?;
+            let question = Question { id, question: row.string(&source, "question")?, is_impossible: answers.is_empty(), answers, plausible_answers: vec![] };
+            if question.is_impossible {
+                file.version = "v2.0".into();
+            }
+            if file.data.last().is_none_or(|a| a.title != title) {
+                file.data.push(Article { title, paragraphs: vec![] });
+            }
+            let article = file.data.last_mut().expect("pushed above");
+            match article.paragraphs.last_mut() {
+                Some(p) if p.context == context => p.qas.push(question),
+                _ => article.paragraphs.push(Paragraph { context, qas: vec![question] }),
+            }
+        }
+        if file.data.is_empty() {
+            return Err(DistillError::input(&source, "(file)", "holds no questions"));
+        }
+        Ok(file)
     }
 
     /// Removes the questions with these ids (and any paragraph or article left empty).

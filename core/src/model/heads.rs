@@ -16,6 +16,14 @@ pub struct QuestionAnsweringHead {
     pub qa_outputs: Linear,
 }
 
+/// Token classification (NER): dropout, then one linear layer giving each token's label logits,
+/// as transformers' `*ForTokenClassification`.
+#[derive(Module, Debug)]
+pub struct TokenClassificationHead {
+    pub classifier: Linear,
+    pub dropout: Dropout,
+}
+
 /// The activation between a classification head's two layers: BERT's pooler and RoBERTa's
 /// head use tanh, DistilBERT's `pre_classifier` ReLU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +59,7 @@ pub struct MaskedLmHead {
 pub enum Head {
     QuestionAnswering,
     Classification,
+    TokenClassification,
     MaskedLm,
 }
 
@@ -60,6 +69,7 @@ pub struct TaskModel {
     pub encoder: Encoder,
     pub qa: Option<QuestionAnsweringHead>,
     pub classifier: Option<ClassificationHead>,
+    pub token_classifier: Option<TokenClassificationHead>,
     pub mlm: Option<MaskedLmHead>,
 }
 
@@ -74,6 +84,8 @@ pub struct TaskOutput {
     pub qa: Option<QaOutput>,
     /// Classification logits `[batch, labels]`.
     pub logits: Option<Tensor<2>>,
+    /// Token-classification logits `[batch, seq, labels]`.
+    pub token_logits: Option<Tensor<3>>,
     /// Masked-LM logits `[batch, seq, vocab]`.
     pub mlm_logits: Option<Tensor<3>>,
 }
@@ -105,6 +117,16 @@ impl ClassificationHead {
     }
 }
 
+impl TokenClassificationHead {
+    pub fn forward(&self, hidden: Tensor<3>) -> Tensor<3> {
+        super::per_token(&self.classifier, dropout(&self.dropout, hidden))
+    }
+
+    pub fn num_labels(&self) -> usize {
+        self.classifier.weight.val().dims()[1]
+    }
+}
+
 impl MaskedLmHead {
     /// `word_embeddings` is `[vocab, hidden]`, the tied decoder weight.
     pub fn forward(&self, hidden: Tensor<3>, word_embeddings: Tensor<2>) -> Tensor<3> {
@@ -122,11 +144,18 @@ impl TaskModel {
             Some(Head::QuestionAnswering)
         } else if self.classifier.is_some() {
             Some(Head::Classification)
+        } else if self.token_classifier.is_some() {
+            Some(Head::TokenClassification)
         } else if self.mlm.is_some() {
             Some(Head::MaskedLm)
         } else {
             None
         }
+    }
+
+    /// The label count of a sequence- or token-classification head.
+    pub fn num_labels(&self) -> Option<usize> {
+        self.classifier.as_ref().map(ClassificationHead::num_labels).or(self.token_classifier.as_ref().map(TokenClassificationHead::num_labels))
     }
 
     pub fn forward(&self, batch: &TokenBatch) -> TaskOutput {
@@ -139,8 +168,9 @@ impl TaskModel {
         let last = encoder.last_hidden_state();
         let qa = self.qa.as_ref().map(|h| h.forward(last.clone()));
         let logits = self.classifier.as_ref().map(|h| h.forward(last.clone()));
+        let token_logits = self.token_classifier.as_ref().map(|h| h.forward(last.clone()));
         let mlm_logits =
             self.mlm.as_ref().map(|h| h.forward(last.clone(), self.encoder.embeddings.word.weight.val()));
-        TaskOutput { encoder, qa, logits, mlm_logits }
+        TaskOutput { encoder, qa, logits, token_logits, mlm_logits }
     }
 }

@@ -102,6 +102,7 @@ pub fn with_new_head(mut model: TaskModel, head: (Head, usize), layout: HeadLayo
     let fresh = init_random(&model.encoder.config, Some(head), layout, seed, &device)?;
     model.qa = fresh.qa;
     model.classifier = fresh.classifier;
+    model.token_classifier = fresh.token_classifier;
     model.mlm = fresh.mlm;
     Ok(model)
 }

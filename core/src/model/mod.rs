@@ -17,7 +17,7 @@ pub use attention::SelfAttention;
 pub use config::{Activation, EncoderConfig, PositionScheme};
 pub use embeddings::Embeddings;
 pub use encoder::{Encoder, EncoderLayer, EncoderOutput, Keep};
-pub use heads::{ClassificationHead, Head, PoolerActivation, MaskedLmHead, QaOutput, QuestionAnsweringHead, TaskModel, TaskOutput};
+pub use heads::{ClassificationHead, Head, PoolerActivation, MaskedLmHead, QaOutput, QuestionAnsweringHead, TaskModel, TaskOutput, TokenClassificationHead};
 pub use init::{RandomInit, init_random, with_new_head};
 pub use params::{HeadLayout, ParamKey, ParamSource, Part, build_task_model, to_host, visit_params};
 

@@ -10,7 +10,7 @@ use super::attention::SelfAttention;
 use super::config::EncoderConfig;
 use super::embeddings::Embeddings;
 use super::encoder::{Encoder, EncoderLayer};
-use super::heads::{ClassificationHead, Head, MaskedLmHead, PoolerActivation, QuestionAnsweringHead, TaskModel};
+use super::heads::{ClassificationHead, Head, MaskedLmHead, PoolerActivation, QuestionAnsweringHead, TaskModel, TokenClassificationHead};
 use crate::error::Result;
 
 /// A parameter tensor of the encoder or a head, independent of any checkpoint's naming.
@@ -31,6 +31,7 @@ pub enum ParamKey {
     QaOutputs(Part),
     ClassifierDense(Part),
     ClassifierOut(Part),
+    TokenClassifier(Part),
     MlmDense(Part),
     MlmNorm(Part),
     MlmBias,
@@ -169,7 +170,7 @@ pub fn build_task_model(
     }
     let encoder = Encoder { embeddings, layers, config: config.clone() };
 
-    let mut model = TaskModel { encoder, qa: None, classifier: None, mlm: None };
+    let mut model = TaskModel { encoder, qa: None, classifier: None, token_classifier: None, mlm: None };
     match head {
         Some((Head::QuestionAnswering, _)) => {
             model.qa = Some(QuestionAnsweringHead { qa_outputs: b.linear(QaOutputs(Weight), QaOutputs(Bias), h, 2)? })
@@ -180,6 +181,12 @@ pub fn build_task_model(
                 out: b.linear(ClassifierOut(Weight), ClassifierOut(Bias), h, labels)?,
                 dropout: dropout(config.hidden_dropout),
                 activation: layout.pooler_activation,
+            })
+        }
+        Some((Head::TokenClassification, labels)) => {
+            model.token_classifier = Some(TokenClassificationHead {
+                classifier: b.linear(TokenClassifier(Weight), TokenClassifier(Bias), h, labels)?,
+                dropout: dropout(config.hidden_dropout),
             })
         }
         Some((Head::MaskedLm, _)) => {
@@ -252,6 +259,11 @@ pub fn visit_params(model: &TaskModel) -> Vec<ParamValue> {
             push(key(Weight), w);
             push(key(Bias), bias);
         }
+    }
+    if let Some(t) = &model.token_classifier {
+        let (w, bias) = linear(&t.classifier);
+        push(TokenClassifier(Weight), w);
+        push(TokenClassifier(Bias), bias);
     }
     if let Some(m) = &model.mlm {
         let (w, bias) = linear(&m.dense);

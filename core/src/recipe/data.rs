@@ -4,25 +4,34 @@
 use std::path::Path;
 
 use super::{RunConfig, Task};
-use crate::data::classification::read_examples;
+use crate::data::classification::read_examples_with;
 use crate::data::squad::SquadFile;
+use crate::data::tagged::read_tagged;
 use crate::error::{DistillError, Result};
-use crate::model::Head;
+use crate::model::{Head, TaskModel};
 use crate::pretrained::labels_from_config;
 use crate::strategy::Strategy;
 use crate::task::qa::features::{QaExample, build_features};
 use crate::tokenizer::TextTokenizer;
-use crate::train::evaluate::{ClassificationEvaluator, Evaluator, QaEvaluator};
+use crate::task::token_classification::read_windows;
+use crate::train::evaluate::{ClassificationEvaluator, Evaluator, QaEvaluator, RegressionEvaluator, TokenClassificationEvaluator};
 use crate::train::examples::TrainExample;
 
 use super::models::{InitialStudent, Teachers};
 
 /// The task: as configured, else the one the student's (or the teacher's) head is for, else QA.
 pub(super) fn resolve_task(config: &RunConfig, student: &InitialStudent, teachers: &Teachers) -> Task {
-    let head = student.model.head().or(teachers.main.as_ref().and_then(|t| t.model.head()));
-    match (config.task, head) {
+    let model = match student.model.head() {
+        Some(_) => Some(&student.model),
+        None => teachers.main.as_ref().map(|t| &t.model).filter(|m| m.head().is_some()),
+    };
+    // A classification head with one output is a regression head, as in transformers.
+    let regression = model.is_some_and(|m| m.classifier.as_ref().is_some_and(|c| c.num_labels() == 1));
+    match (config.task, model.and_then(TaskModel::head)) {
         (Some(t), _) => t,
+        (None, Some(Head::Classification)) if regression => Task::Regression,
         (None, Some(Head::Classification)) => Task::Classification,
+        (None, Some(Head::TokenClassification)) => Task::TokenClassification,
         (None, _) => Task::Qa,
     }
 }
@@ -32,13 +41,13 @@ pub(super) fn resolve_task(config: &RunConfig, student: &InitialStudent, teacher
 /// in the same order (its logits are read by position), or only the generic `LABEL_i` of a
 /// config without `id2label`, as many as there are labels.
 pub(super) fn resolve_labels(config: &RunConfig, task: Task, teachers: &Teachers, train: &Path) -> Result<Vec<String>> {
-    if task == Task::Qa {
+    if matches!(task, Task::Qa | Task::Regression) {
         return Ok(config.labels.clone().unwrap_or_default());
     }
     let teacher_labels: Vec<(String, Vec<String>)> = teachers
         .prediction()
         .filter_map(|t| {
-            let classes = t.model.classifier.as_ref()?.num_labels();
+            let classes = t.model.num_labels()?;
             Some((t.files.as_ref().map_or_else(|| "teacher".to_string(), |f| f.name.clone()), labels_from_config(&t.raw_config, classes)))
         })
         .collect();
@@ -46,7 +55,10 @@ pub(super) fn resolve_labels(config: &RunConfig, task: Task, teachers: &Teachers
         (Some(labels), _) => labels.clone(),
         (None, Some((_, labels))) => labels.clone(),
         (None, None) => {
-            let mut labels: Vec<String> = read_examples(train)?.into_iter().map(|e| e.label).collect();
+            let mut labels: Vec<String> = match task {
+                Task::TokenClassification => read_tagged(train, &config.columns, None)?.into_iter().flat_map(|s| s.tags).collect(),
+                _ => read_examples_with(train, &config.columns)?.into_iter().map(|e| e.label).collect(),
+            };
             labels.sort();
             labels.dedup();
             labels
@@ -147,11 +159,13 @@ pub(super) fn task_examples(task: Task, path: &Path, config: &RunConfig, tokeniz
             Ok(TrainExample::from_qa(&features, config.mask_question))
         }
         Task::Classification => {
-            let examples = read_examples(path)?;
-            if let Some(e) = examples.iter().find(|e| !labels.contains(&e.label)) {
-                return Err(DistillError::input(path.display().to_string(), format!("line {}", e.line), format!("label {:?} is not among the labels {labels:?}", e.label)));
-            }
-            TrainExample::from_classification(&examples, labels, tokenizer, config.features.max_seq_len)
+            TrainExample::read_classification(path, &config.columns, labels, tokenizer, config.features.max_seq_len)
+        }
+        Task::Regression => TrainExample::read_regression(path, &config.columns, tokenizer, config.features.max_seq_len),
+        Task::TokenClassification => {
+            let (sentences, windows) = read_windows(path, &config.columns, labels, tokenizer, config.features.max_seq_len)?;
+            let ids: Vec<Vec<usize>> = sentences.iter().map(|s| s.tags.iter().map(|t| labels.iter().position(|l| l == t).expect("checked against the labels")).collect()).collect();
+            Ok(TrainExample::from_windows(&windows, &ids))
         }
     }
 }
@@ -174,6 +188,14 @@ impl TaskData {
                 pad_id: tokenizer.pad_id(),
                 batch_size: config.eval_batch_size,
             })),
+            (Some(dev), Task::Regression) => Some(Box::new(RegressionEvaluator {
+                examples: task_examples(task, dev, config, tokenizer, labels, false)?,
+                pad_id: tokenizer.pad_id(),
+                batch_size: config.eval_batch_size,
+            })),
+            (Some(dev), Task::TokenClassification) => {
+                Some(Box::new(TokenClassificationEvaluator::read(dev, &config.columns, labels, tokenizer, config.features.max_seq_len, config.eval_batch_size)?))
+            }
         };
         Ok(Self { examples, evaluator })
     }

@@ -21,6 +21,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::data::rows::DataColumns;
 use crate::error::{DistillError, Result};
 use crate::model::TaskModel;
 use crate::registry::Registry;
@@ -44,6 +45,9 @@ use stages::StageRunner;
 pub enum Task {
     Qa,
     Classification,
+    /// A classification head with one output, trained on scores by squared error.
+    Regression,
+    TokenClassification,
 }
 
 /// Every setting of a run, as resolved from the defaults, a config file, the environment and
@@ -103,8 +107,11 @@ pub struct RunConfig {
     pub features: FeatureConfig,
     pub decode: DecodeConfig,
     pub eval_batch_size: usize,
-    /// Classification labels in id order; default: the teacher's, else sorted from the data.
+    /// Classification labels (token classification: tags) in id order; default: the teacher's,
+    /// else sorted from the data.
     pub labels: Option<Vec<String>>,
+    /// The columns of a JSON-lines or Parquet file (and of a CSV/TSV header) that hold each field.
+    pub columns: DataColumns,
     /// Stop at the first answer that does not match its context instead of skipping it.
     pub strict: bool,
     pub resume: bool,
@@ -145,10 +152,26 @@ impl Default for RunConfig {
             decode: DecodeConfig::default(),
             eval_batch_size: 32,
             labels: None,
+            columns: DataColumns::default(),
             strict: false,
             resume: true,
             start_stage: None,
         }
+    }
+}
+
+impl RunConfig {
+    /// This configuration with each data file named as a hub dataset split
+    /// (`hub:OWNER/NAME[:CONFIG]:SPLIT`) replaced by the local file that holds it.
+    pub fn with_hub_data_resolved(&self) -> Result<Self> {
+        let resolve = |p: &Option<PathBuf>| p.as_deref().map(crate::data::hub::resolve_data).transpose();
+        Ok(Self {
+            train: resolve(&self.train)?,
+            dev: resolve(&self.dev)?,
+            general_train: resolve(&self.general_train)?,
+            intermediate_train: resolve(&self.intermediate_train)?,
+            ..self.clone()
+        })
     }
 }
 
@@ -208,6 +231,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
 /// [`run`], recording in `run-config.json` what set each value (`layers::RunConfig::layered`).
 pub fn run_with_sources(registry: &Registry, config: &RunConfig, sources: &Sources, device: &Device) -> Result<RunReport> {
     config.validate()?;
+    let config = &config.with_hub_data_resolved()?;
     check_plugins(registry, config)?;
     let output = require(&config.output, "--output")?.clone();
     let train_path = require(&config.train, "--train")?.clone();
@@ -222,6 +246,9 @@ pub fn run_with_sources(registry: &Registry, config: &RunConfig, sources: &Sourc
     let task = resolve_task(config, &student, &teachers);
     if task == Task::Qa {
         config.features.validate()?;
+    }
+    if task == Task::Regression && config.labels.is_some() {
+        return Err(DistillError::Invalid("--labels: a regression task has scores, not labels".into()));
     }
     check_teacher_heads(config, task, &teachers)?;
     let labels = resolve_labels(config, task, &teachers, &train_path)?;

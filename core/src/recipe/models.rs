@@ -119,7 +119,7 @@ impl InitialStudent {
             config: self.model.encoder.config.clone(),
             vocabulary: Some(self.tokenizer.vocabulary()),
             head: self.model.head(),
-            labels: self.model.classifier.as_ref().map(|c| labels_from_config(&self.base_config, c.num_labels())),
+            labels: self.model.num_labels().map(|n| labels_from_config(&self.base_config, n)),
         }
     }
 
@@ -129,11 +129,33 @@ impl InitialStudent {
         let head = match task {
             Task::Qa if self.model.qa.is_none() => (Head::QuestionAnswering, 2),
             Task::Classification if self.model.classifier.as_ref().is_none_or(|c| c.num_labels() != labels.len()) => (Head::Classification, labels.len()),
-            _ => return Ok(self),
+            Task::Regression if self.model.classifier.as_ref().is_none_or(|c| c.num_labels() != 1) => (Head::Classification, 1),
+            Task::TokenClassification if self.model.token_classifier.as_ref().is_none_or(|c| c.num_labels() != labels.len()) => (Head::TokenClassification, labels.len()),
+            _ => {
+                self.name_labels(task, labels);
+                return Ok(self);
+            }
         };
+        self.name_labels(task, labels);
         eprintln!("note: the student has no {:?} head for this task; it gets a new one, initialised at random", head.0);
         self.model = crate::model::with_new_head(self.model, head, self.spec.head_layout(), seed)?;
         Ok(self)
+    }
+
+    /// Writes the run's label names into the config the student is saved with, so that the
+    /// saved model names its classes (`id2label`) as the data does rather than `LABEL_i`.
+    fn name_labels(&mut self, task: Task, labels: &[String]) {
+        if task == Task::Regression {
+            // transformers reads a one-output head as regression from this key (MSE loss).
+            self.base_config.insert("problem_type".into(), "regression".into());
+        }
+        if labels.is_empty() {
+            return;
+        }
+        let id2label: Map<String, Value> = labels.iter().enumerate().map(|(i, l)| (i.to_string(), l.clone().into())).collect();
+        let label2id: Map<String, Value> = labels.iter().enumerate().map(|(i, l)| (l.clone(), i.into())).collect();
+        self.base_config.insert("id2label".into(), Value::Object(id2label));
+        self.base_config.insert("label2id".into(), Value::Object(label2id));
     }
 }
 
@@ -172,7 +194,7 @@ fn from_teacher(spec: &ArchitectureSpec, config: &RunConfig, teacher: &Pretraine
                 intermediate_size: config.student_intermediate_size.unwrap_or(shape.intermediate_size),
                 ..shape
             };
-            let head = teacher.model.head().map(|h| (h, teacher.model.classifier.as_ref().map_or(2, |c| c.num_labels())));
+            let head = teacher.model.head().map(|h| (h, teacher.model.num_labels().unwrap_or(2)));
             random_student(spec, &teacher.config, Some(shape), head, config.train_config.seed, device)?
         }
     };
@@ -217,7 +239,8 @@ pub(super) fn check_teacher_heads(config: &RunConfig, task: Task, teachers: &Tea
     }
     let needed = match task {
         Task::Qa => Head::QuestionAnswering,
-        Task::Classification => Head::Classification,
+        Task::Classification | Task::Regression => Head::Classification,
+        Task::TokenClassification => Head::TokenClassification,
     };
     let names = config.teacher.iter().chain(config.extra_teachers.iter());
     for (teacher, name) in teachers.prediction().zip(names) {

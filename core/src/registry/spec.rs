@@ -42,6 +42,7 @@ pub struct TaskClassNames {
     pub base: String,
     pub question_answering: String,
     pub classification: String,
+    pub token_classification: String,
     pub masked_lm: String,
 }
 

@@ -30,6 +30,8 @@ pub struct TensorNames {
     pub qa_outputs: String,
     pub classifier_dense: String,
     pub classifier_out: String,
+    /// The token-classification head's one linear layer (`classifier` in transformers).
+    pub token_classifier: String,
     pub mlm_dense: String,
     pub mlm_norm: String,
     pub mlm_bias: String,
@@ -60,6 +62,7 @@ impl TensorNames {
             ("qa_outputs", &self.qa_outputs),
             ("classifier_dense", &self.classifier_dense),
             ("classifier_out", &self.classifier_out),
+            ("token_classifier", &self.token_classifier),
             ("mlm_dense", &self.mlm_dense),
             ("mlm_norm", &self.mlm_norm),
         ] {
@@ -96,6 +99,7 @@ impl TensorNames {
             QaOutputs(p) => head(&self.qa_outputs, p),
             ClassifierDense(p) => head(&self.classifier_dense, p),
             ClassifierOut(p) => head(&self.classifier_out, p),
+            TokenClassifier(p) => head(&self.token_classifier, p),
             MlmDense(p) => head(&self.mlm_dense, p),
             MlmNorm(p) => head(&self.mlm_norm, p),
             MlmBias => self.mlm_bias.replace("{base}", base),

@@ -114,8 +114,9 @@ impl StageRecord {
     }
 }
 
-/// The dev scores worth a line: F1 and exact match (QA), accuracy and macro-F1
-/// (classification), else every numeric score but counts.
+/// The dev scores worth a line: F1 and exact match (QA), precision and recall (token
+/// classification), accuracy and macro-F1 (classification), Pearson and Spearman (regression),
+/// else every numeric score but counts.
 fn dev_series(evaluations: &BTreeMap<u64, Value>) -> Vec<Series> {
     let mut names: Vec<String> = vec![];
     for eval in evaluations.values() {
@@ -125,7 +126,7 @@ fn dev_series(evaluations: &BTreeMap<u64, Value>) -> Vec<Series> {
             }
         }
     }
-    let preferred: Vec<String> = ["f1", "exact", "accuracy", "macro_f1"].iter().map(|s| s.to_string()).filter(|n| names.contains(n)).collect();
+    let preferred: Vec<String> = ["f1", "exact", "precision", "recall", "accuracy", "macro_f1", "pearson", "spearman"].iter().map(|s| s.to_string()).filter(|n| names.contains(n)).collect();
     let chosen = if preferred.is_empty() { names.into_iter().filter(|n| !n.ends_with("total") && !n.contains("thresh")).take(4).collect() } else { preferred };
     chosen.iter().map(|name| series(name, evaluations.iter().filter_map(|(s, e)| Some((*s as f64, number(e.get(name)?)?))).collect())).collect()
 }
@@ -177,13 +178,13 @@ impl RunRecord {
         })
     }
 
-    /// The run's score for comparison: F1 from `distill eval` where present, else accuracy,
-    /// else the last stage's best dev metric. With the name of what it is.
+    /// The run's score for comparison: F1 from `distill eval` where present, else accuracy, else
+    /// Pearson's correlation, else the last stage's best dev metric. With the name of what it is.
     pub fn score(&self) -> Option<(&'static str, f64)> {
         if let Some(s) = &self.scores {
-            for key in ["f1", "accuracy"] {
+            for (key, name) in [("f1", "F1 (distill eval)"), ("accuracy", "accuracy (distill eval)"), ("pearson", "Pearson (distill eval)")] {
                 if let Some(v) = s.get(key).and_then(number) {
-                    return Some((if key == "f1" { "F1 (distill eval)" } else { "accuracy (distill eval)" }, v));
+                    return Some((name, v));
                 }
             }
         }

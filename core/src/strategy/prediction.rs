@@ -84,6 +84,14 @@ impl TeacherLogits {
         }
     }
 
+    /// The same teachers with `f` applied to each one's logits (e.g. selecting rows).
+    pub fn map(self, f: impl Fn(Tensor<2>) -> Tensor<2>) -> Self {
+        match self {
+            Self::One(l) => Self::One(f(l)),
+            Self::Many(all) => Self::Many(all.into_iter().map(f).collect()),
+        }
+    }
+
     fn mean_logits(&self) -> Tensor<2> {
         match self {
             Self::One(l) => l.clone(),
@@ -129,6 +137,7 @@ pub fn cross_entropy(student: Tensor<2>, gold: Tensor<1, Int>, mask: &Tensor<2>)
 pub struct PredictionLoss {
     pub total: Tensor<1>,
     pub kd: Option<Tensor<1>>,
+    /// The term on the gold labels: cross-entropy, or squared error for a regression head.
     pub ce: Option<Tensor<1>>,
 }
 
@@ -140,11 +149,30 @@ pub fn prediction_loss(student: Tensor<2>, teacher: Option<&TeacherLogits>, gold
         kd_loss(student.clone(), teacher, mask, config.loss, config.temperature)
     });
     let ce = (w < 1.0).then(|| cross_entropy(student, gold.expect("a distillation weight below 1 needs gold labels"), mask));
-    let total = match (&kd, &ce) {
-        (Some(k), Some(c)) => k.clone().mul_scalar(w) + c.clone().mul_scalar(1.0 - w),
-        (Some(k), None) => k.clone(),
-        (None, Some(c)) => c.clone(),
-        (None, None) => unreachable!("w is either above 0 or below 1"),
-    };
-    PredictionLoss { total, kd, ce }
+    PredictionLoss::weighted(kd, ce, w)
+}
+
+/// The prediction-layer loss of a regression head (`[batch, 1]` scores): `w * MSE(student,
+/// teacher) + (1 - w) * MSE(student, gold)`. No temperature: a score has no distribution to soften.
+pub fn regression_loss(student: Tensor<2>, teacher: Option<&TeacherLogits>, gold: Option<Tensor<2>>, w: f64) -> PredictionLoss {
+    let ones = Tensor::<2>::ones(student.dims(), &student.device());
+    let kd = (w > 0.0).then(|| kd_loss(student.clone(), teacher.expect("a distillation weight above 0 needs teacher scores"), &ones, KdLoss::Mse, 1.0));
+    let mse = (w < 1.0).then(|| {
+        let d = student - gold.expect("a distillation weight below 1 needs gold scores");
+        (d.clone() * d).mean()
+    });
+    PredictionLoss::weighted(kd, mse, w)
+}
+
+impl PredictionLoss {
+    /// `w * kd + (1 - w) * ce`, either term alone where the other was not computed.
+    fn weighted(kd: Option<Tensor<1>>, ce: Option<Tensor<1>>, w: f64) -> Self {
+        let total = match (&kd, &ce) {
+            (Some(k), Some(c)) => k.clone().mul_scalar(w) + c.clone().mul_scalar(1.0 - w),
+            (Some(k), None) => k.clone(),
+            (None, Some(c)) => c.clone(),
+            (None, None) => unreachable!("w is either above 0 or below 1"),
+        };
+        Self { total, kd, ce }
+    }
 }

@@ -11,7 +11,7 @@ use crate::inputs::TokenBatch;
 use crate::model::{EncoderConfig, EncoderLayer, Head, TaskModel, init_random, to_host};
 use crate::registry::{ArchitectureSpec, StudentShape};
 use crate::strategy::prediction::cross_entropy;
-use crate::train::examples::{Target, TrainExample, collate, gold_indices};
+use crate::train::examples::{LabelledTokens, Target, TrainExample, collate, gold_indices};
 
 /// Teacher layers (counted from 1) a student of `m` layers copies from a teacher of `n` by
 /// default: every `n / m`-th layer starting at the first (`floor(i * n / m) + 1`), so 6 -> 3
@@ -196,7 +196,7 @@ fn taylor_scores(model: &TaskModel, batches: &[Vec<TrainExample>], pad_id: u32) 
 /// state `hidden` of `model` (which has the head the labels are for).
 fn label_loss(model: &TaskModel, hidden: Tensor<3>, examples: &[TrainExample], positions: Vec<f32>, device: &Device) -> Result<Tensor<1>> {
     let b = examples.len();
-    let targets: Vec<Target> = examples.iter().map(|e| e.target).collect();
+    let targets: Vec<Target> = examples.iter().map(|e| e.target.clone()).collect();
     let gold = |pick: fn(&Target) -> Option<usize>| -> Result<Tensor<1, Int>> {
         gold_indices(&targets, pick, device).ok_or_else(|| DistillError::Invalid("taylor neuron importance needs labelled training examples (QA answers or class labels) for the student's head".into()))
     };
@@ -209,8 +209,14 @@ fn label_loss(model: &TaskModel, hidden: Tensor<3>, examples: &[TrainExample], p
         let logits = head.forward(hidden);
         let mask = Tensor::<2>::ones([b, head.num_labels()], device);
         Ok(cross_entropy(logits, gold(Target::label)?, &mask))
+    } else if let Some(head) = &model.token_classifier {
+        let logits = head.forward(hidden);
+        let [_, seq, labels] = logits.dims();
+        let labelled = LabelledTokens::of(&targets, seq, device).ok_or_else(|| DistillError::Invalid("taylor neuron importance needs tagged training examples for a token-classification student".into()))?;
+        let mask = Tensor::<2>::ones([labelled.count, labels], device);
+        Ok(cross_entropy(labelled.select(logits.reshape([b * seq, labels])), labelled.gold.clone(), &mask))
     } else {
-        Err(DistillError::Invalid("taylor neuron importance needs a student with a QA or classification head".into()))
+        Err(DistillError::Invalid("taylor neuron importance needs a student with a QA, classification or token-classification head".into()))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Evaluation on a dev set during and after training: QA scored exactly as the official SQuAD
-//! scripts, classification by accuracy and macro-F1.
+//! scripts, classification by accuracy and macro-F1, token classification by entity-level
+//! F1 as seqeval gives it.
 
 use std::path::Path;
 use std::time::Instant;
@@ -9,10 +10,16 @@ use serde_json::{Map, Value, json};
 use crate::data::squad::SquadFile;
 use crate::error::Result;
 use crate::model::{Keep, TaskModel, to_host};
-use crate::task::classification::accuracy_and_macro_f1;
+use crate::task::classification::{accuracy_and_macro_f1, matthews_correlation};
+use crate::task::regression::{mean_squared_error, pearson, spearman};
 use crate::task::qa::decode::{DecodeConfig, QaPrediction, decode};
 use crate::task::qa::features::{FeatureConfig, QaExample, QaFeature, batch_features, build_features};
 use crate::task::qa::score::{V2Options, evaluate_v1, evaluate_v2};
+use crate::data::rows::DataColumns;
+use crate::data::tagged::TaggedSentence;
+use crate::task::token_classification::entities::{Scheme, score as entity_scores};
+use crate::task::token_classification::windows::WordWindow;
+use crate::task::token_classification::{read_windows, window_logits, word_labels};
 use crate::tokenizer::TextTokenizer;
 use crate::train::batches::length_sorted_batches;
 use crate::train::examples::{TrainExample, collate};
@@ -111,18 +118,33 @@ pub struct ClassificationEvaluator {
     pub batch_size: usize,
 }
 
+/// Each class's probability (softmax of the logits) for each of `rows`, in one batch.
+pub fn class_probabilities(model: &TaskModel, rows: &[&TrainExample], pad_id: u32) -> Vec<Vec<f32>> {
+    let batch = collate(rows, pad_id);
+    let logits = model.forward_keeping(&batch.tokens, Keep::LastHidden).logits.expect("a classification model has class logits");
+    let (shape, values) = to_host(burn::tensor::activation::softmax(logits, 1));
+    values.chunks(shape[1]).map(<[f32]>::to_vec).collect()
+}
+
 impl ClassificationEvaluator {
     pub fn predict(&self, model: &TaskModel) -> Vec<usize> {
         let mut predicted = Vec::with_capacity(self.examples.len());
         for chunk in self.examples.chunks(self.batch_size.max(1)) {
             let refs: Vec<&TrainExample> = chunk.iter().collect();
-            let batch = collate(&refs, self.pad_id);
-            let logits = model.forward_keeping(&batch.tokens, Keep::LastHidden).logits.expect("a classification evaluator runs a model with a classification head");
-            let (shape, values) = to_host(logits);
-            let classes = shape[1];
-            predicted.extend(values.chunks(classes).map(|row| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0)));
+            let probabilities = class_probabilities(model, &refs, self.pad_id);
+            predicted.extend(probabilities.iter().map(|row| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i)));
         }
         predicted
+    }
+}
+
+impl ClassificationEvaluator {
+    /// Accuracy and macro-F1 of `predicted` label ids against the examples' labels.
+    pub fn score(&self, predicted: &[usize]) -> Value {
+        let gold: Vec<usize> = self.examples.iter().map(|e| e.target.label().unwrap_or(usize::MAX)).collect();
+        let (accuracy, macro_f1) = accuracy_and_macro_f1(predicted, &gold, self.num_labels);
+        let mcc = matthews_correlation(predicted, &gold, self.num_labels);
+        json!({"accuracy": accuracy, "macro_f1": macro_f1, "matthews_correlation": mcc, "total": gold.len()})
     }
 }
 
@@ -130,9 +152,110 @@ impl Evaluator for ClassificationEvaluator {
     fn evaluate(&self, model: &TaskModel) -> Result<EvalReport> {
         let started = Instant::now();
         let predicted = self.predict(model);
-        let gold: Vec<usize> = self.examples.iter().map(|e| e.target.label().unwrap_or(usize::MAX)).collect();
-        let (accuracy, macro_f1) = accuracy_and_macro_f1(&predicted, &gold, self.num_labels);
+        let values = self.score(&predicted);
         let rate = self.examples.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        Ok(EvalReport { metric: accuracy, metric_name: "accuracy", values: json!({"accuracy": accuracy, "macro_f1": macro_f1, "total": gold.len()}), examples_per_second: rate })
+        Ok(EvalReport { metric: values["accuracy"].as_f64().unwrap_or(0.0), metric_name: "accuracy", values, examples_per_second: rate })
+    }
+}
+
+/// Runs a regression model (a classification head with one output) over scored examples.
+pub struct RegressionEvaluator {
+    pub examples: Vec<TrainExample>,
+    pub pad_id: u32,
+    pub batch_size: usize,
+}
+
+impl RegressionEvaluator {
+    /// The model's score for each example.
+    pub fn predict(&self, model: &TaskModel) -> Vec<f64> {
+        let mut out = Vec::with_capacity(self.examples.len());
+        for chunk in self.examples.chunks(self.batch_size.max(1)) {
+            let refs: Vec<&TrainExample> = chunk.iter().collect();
+            out.extend(regression_scores(model, &refs, self.pad_id));
+        }
+        out
+    }
+
+    /// Pearson and Spearman correlation (as scipy) and mean squared error against the gold scores.
+    pub fn score(&self, predicted: &[f64]) -> Value {
+        let gold: Vec<f64> = self.examples.iter().map(|e| e.target.score().map_or(f64::NAN, f64::from)).collect();
+        json!({"pearson": pearson(predicted, &gold), "spearman": spearman(predicted, &gold), "mse": mean_squared_error(predicted, &gold), "total": gold.len()})
+    }
+}
+
+/// The one output of a regression model for each of `rows`, in one batch.
+pub fn regression_scores(model: &TaskModel, rows: &[&TrainExample], pad_id: u32) -> Vec<f64> {
+    let batch = collate(rows, pad_id);
+    let logits = model.forward_keeping(&batch.tokens, Keep::LastHidden).logits.expect("a regression model has a classification head");
+    to_host(logits).1.into_iter().map(f64::from).collect()
+}
+
+impl Evaluator for RegressionEvaluator {
+    fn evaluate(&self, model: &TaskModel) -> Result<EvalReport> {
+        let started = Instant::now();
+        let predicted = self.predict(model);
+        let values = self.score(&predicted);
+        let rate = self.examples.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        Ok(EvalReport { metric: values["pearson"].as_f64().unwrap_or(0.0), metric_name: "pearson", values, examples_per_second: rate })
+    }
+}
+
+/// Runs a token-classification model over tagged sentences.
+pub struct TokenClassificationEvaluator {
+    pub sentences: Vec<TaggedSentence>,
+    pub windows: Vec<WordWindow>,
+    /// Label names in id order.
+    pub labels: Vec<String>,
+    pub pad_id: u32,
+    pub batch_size: usize,
+}
+
+impl TokenClassificationEvaluator {
+    /// Over the sentences of a tagged file (CoNLL or JSON lines) whose tags are all among `labels`.
+    pub fn read(path: &Path, columns: &DataColumns, labels: &[String], tokenizer: &TextTokenizer, max_len: usize, batch_size: usize) -> Result<Self> {
+        let (sentences, windows) = read_windows(path, columns, labels, tokenizer, max_len)?;
+        Ok(Self { sentences, windows, labels: labels.to_vec(), pad_id: tokenizer.pad_id(), batch_size })
+    }
+
+    /// The predicted tag of every word, one sequence per sentence.
+    pub fn predict(&self, model: &TaskModel) -> Vec<Vec<String>> {
+        let inputs: Vec<TrainExample> = self.windows.iter().map(TrainExample::from_window).collect();
+        let logits = window_logits(model, &inputs, self.pad_id, self.batch_size);
+        let words: Vec<usize> = self.sentences.iter().map(|s| s.words.len()).collect();
+        let outside = self.labels.iter().position(|l| l == "O").unwrap_or(0);
+        word_labels(&self.windows, &logits, &words, self.labels.len(), outside)
+            .into_iter()
+            .map(|ids| ids.into_iter().map(|i| self.labels[i].clone()).collect())
+            .collect()
+    }
+
+    /// Entity-level scores in seqeval's default mode (the reported precision, recall and F1),
+    /// its strict IOB2 mode where every label is IOB2, and token accuracy.
+    pub fn score(&self, predicted: &[Vec<String>]) -> Value {
+        let gold: Vec<Vec<String>> = self.sentences.iter().map(|s| s.tags.clone()).collect();
+        let lenient = entity_scores(&gold, predicted, Scheme::Lenient);
+        let iob2 = self.labels.iter().all(|l| l == "O" || l.starts_with("B-") || l.starts_with("I-"));
+        let strict = iob2.then(|| entity_scores(&gold, predicted, Scheme::StrictIob2));
+        let (words, right) = gold.iter().zip(predicted).flat_map(|(g, p)| g.iter().zip(p)).fold((0usize, 0usize), |(n, r), (g, p)| (n + 1, r + usize::from(g == p)));
+        json!({
+            "precision": lenient.micro.precision,
+            "recall": lenient.micro.recall,
+            "f1": lenient.micro.f1,
+            "token_accuracy": right as f64 / words.max(1) as f64,
+            "entities": lenient.micro.support,
+            "per_type": lenient.per_type,
+            "strict_iob2": strict.map(|s| json!({"precision": s.micro.precision, "recall": s.micro.recall, "f1": s.micro.f1, "per_type": s.per_type})),
+            "sentences": gold.len(),
+        })
+    }
+}
+
+impl Evaluator for TokenClassificationEvaluator {
+    fn evaluate(&self, model: &TaskModel) -> Result<EvalReport> {
+        let started = Instant::now();
+        let predicted = self.predict(model);
+        let values = self.score(&predicted);
+        let rate = self.sentences.len() as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        Ok(EvalReport { metric: values["f1"].as_f64().unwrap_or(0.0), metric_name: "f1", values, examples_per_second: rate })
     }
 }

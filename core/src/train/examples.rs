@@ -5,18 +5,25 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::data::classification::ClassificationExample;
+use crate::data::rows::DataColumns;
 use crate::error::Result;
 use crate::inputs::TokenBatch;
 use crate::task::qa::features::QaFeature;
+use crate::task::token_classification::windows::WordWindow;
 use crate::tokenizer::TextTokenizer;
 
 /// The gold answer of an example.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Target {
     /// QA start and end token positions (0, 0 = no answer).
     Span { start: usize, end: usize },
     /// A classification label id.
     Label(usize),
+    /// A regression target (a classification head with one output).
+    Score(f32),
+    /// Token classification: a label id per token, [`IGNORED`] where no label counts (special
+    /// tokens, a word's later sub-tokens).
+    Tags(Vec<i64>),
     /// Raw text, for intermediate-layer distillation only.
     None,
 }
@@ -33,7 +40,18 @@ impl Target {
     pub fn label(&self) -> Option<usize> {
         if let Self::Label(l) = self { Some(*l) } else { None }
     }
+
+    pub fn score(&self) -> Option<f32> {
+        if let Self::Score(s) = self { Some(*s) } else { None }
+    }
+
+    pub fn tags(&self) -> Option<&[i64]> {
+        if let Self::Tags(t) = self { Some(t) } else { None }
+    }
 }
+
+/// The tag of a position that no label is learned at (transformers' `-100`).
+pub const IGNORED: i64 = -100;
 
 /// What `pick` (e.g. [`Target::span_start`]) gives each of `targets`, as a `[batch]` tensor of
 /// gold indices; `None` if some target has none (raw text, or labels of another task).
@@ -66,20 +84,69 @@ impl TrainExample {
             .collect()
     }
 
-    /// From classification examples and a label list (label ids are positions in `labels`).
-    pub fn from_classification(examples: &[ClassificationExample], labels: &[String], tokenizer: &TextTokenizer, max_len: usize) -> Result<Vec<Self>> {
+    /// Classification examples as inputs only (target [`Target::None`]), for inference.
+    pub fn encode_classification(examples: &[ClassificationExample], tokenizer: &TextTokenizer, max_len: usize) -> Result<Vec<Self>> {
         let mut out = Vec::with_capacity(examples.len());
         for chunk in examples.chunks(256) {
             let batch = match chunk.iter().all(|e| e.text_pair.is_some()) {
                 true => tokenizer.encode_pairs(&chunk.iter().map(|e| (e.text.clone(), e.text_pair.clone().unwrap_or_default())).collect::<Vec<_>>(), max_len)?,
                 false => tokenizer.encode_texts(&chunk.iter().map(|e| e.text.clone()).collect::<Vec<_>>(), max_len)?,
             };
-            for (row, example) in chunk.iter().enumerate() {
-                let label = labels.iter().position(|l| *l == example.label).ok_or_else(|| {
-                    crate::DistillError::Invalid(format!("label {:?} is not among the labels {labels:?}", example.label))
-                })?;
-                out.push(Self::from_batch_row(&batch, row, Target::Label(label)));
-            }
+            out.extend((0..chunk.len()).map(|row| Self::from_batch_row(&batch, row, Target::None)));
+        }
+        Ok(out)
+    }
+
+    /// From classification examples and a label list (label ids are positions in `labels`).
+    pub fn from_classification(examples: &[ClassificationExample], labels: &[String], tokenizer: &TextTokenizer, max_len: usize) -> Result<Vec<Self>> {
+        let mut out = Self::encode_classification(examples, tokenizer, max_len)?;
+        for (row, example) in out.iter_mut().zip(examples) {
+            let label = labels.iter().position(|l| *l == example.label).ok_or_else(|| {
+                crate::DistillError::Invalid(format!("label {:?} is not among the labels {labels:?}", example.label))
+            })?;
+            row.target = Target::Label(label);
+        }
+        Ok(out)
+    }
+
+    /// From the windows of tagged sentences and each sentence's label id per word: a window's
+    /// targets are its words' labels at their first sub-tokens. Windows without one are left out.
+    pub fn from_windows(windows: &[WordWindow], word_labels: &[Vec<usize>]) -> Vec<Self> {
+        windows
+            .iter()
+            .filter(|w| w.first_of_word.iter().any(Option::is_some))
+            .map(|w| Self {
+                input_ids: w.input_ids.clone(),
+                token_type_ids: w.token_type_ids.clone(),
+                target: Target::Tags(w.first_of_word.iter().map(|word| word.map_or(IGNORED, |i| word_labels[w.sentence][i] as i64)).collect()),
+                positions: None,
+            })
+            .collect()
+    }
+
+    /// A window as an input only (no labels), for inference.
+    pub fn from_window(window: &WordWindow) -> Self {
+        Self { input_ids: window.input_ids.clone(), token_type_ids: window.token_type_ids.clone(), target: Target::None, positions: None }
+    }
+
+    /// The examples of a classification file whose labels are all among `labels`.
+    pub fn read_classification(path: &std::path::Path, columns: &DataColumns, labels: &[String], tokenizer: &TextTokenizer, max_len: usize) -> Result<Vec<Self>> {
+        let examples = crate::data::classification::read_examples_with(path, columns)?;
+        if let Some(e) = examples.iter().find(|e| !labels.contains(&e.label)) {
+            return Err(crate::DistillError::input(path.display().to_string(), &e.at, format!("label {:?} is not among the labels {labels:?}", e.label)));
+        }
+        Self::from_classification(&examples, labels, tokenizer, max_len)
+    }
+
+    /// The examples of a regression file: each label a number (the target score).
+    pub fn read_regression(path: &std::path::Path, columns: &DataColumns, tokenizer: &TextTokenizer, max_len: usize) -> Result<Vec<Self>> {
+        let examples = crate::data::classification::read_examples_with(path, columns)?;
+        let mut out = Self::encode_classification(&examples, tokenizer, max_len)?;
+        for (row, example) in out.iter_mut().zip(&examples) {
+            let score: f32 = example.label.parse().ok().filter(|x: &f32| x.is_finite()).ok_or_else(|| {
+                crate::DistillError::input(path.display().to_string(), &example.at, format!("label {:?} is not a finite number (a regression task's targets are scores)", example.label))
+            })?;
+            row.target = Target::Score(score);
         }
         Ok(out)
     }
@@ -105,6 +172,35 @@ impl TrainExample {
             target,
             positions: None,
         }
+    }
+}
+
+/// The tagged positions of a batch of token-classification examples (those a label is learned
+/// at), as rows of the batch's `[batch * seq, labels]` logits, and their gold label ids.
+pub(crate) struct LabelledTokens {
+    rows: Tensor<1, Int>,
+    pub gold: Tensor<1, Int>,
+    pub count: usize,
+}
+
+impl LabelledTokens {
+    /// `None` if an example carries no tags.
+    pub fn of(targets: &[Target], seq: usize, device: &Device) -> Option<Self> {
+        let (mut rows, mut gold) = (Vec::new(), Vec::new());
+        for (row, target) in targets.iter().enumerate() {
+            for (p, &tag) in target.tags()?.iter().enumerate() {
+                if tag != IGNORED {
+                    rows.push((row * seq + p) as i64);
+                    gold.push(tag);
+                }
+            }
+        }
+        let count = rows.len();
+        Some(Self { rows: Tensor::from_data(TensorData::new(rows, [count]), device), gold: Tensor::from_data(TensorData::new(gold, [count]), device), count })
+    }
+
+    pub fn select(&self, logits: Tensor<2>) -> Tensor<2> {
+        logits.select(0, self.rows.clone())
     }
 }
 
@@ -138,4 +234,25 @@ pub fn collate(examples: &[&TrainExample], pad_id: u32) -> Collated {
     }
     let tokens = TokenBatch::from_rows(ids, Some(mask), Some(types), "batch").expect("collated rows share one length");
     Collated { tokens, positions }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labelled_tokens_are_the_tagged_positions_in_row_major_order() {
+        let device = crate::default_device();
+        let targets = vec![Target::Tags(vec![IGNORED, 2, IGNORED, 0]), Target::Tags(vec![IGNORED, 1, IGNORED, IGNORED])];
+        let labelled = LabelledTokens::of(&targets, 4, &device).unwrap();
+        assert_eq!(labelled.count, 3);
+        let (_, gold) = crate::model::to_host(labelled.gold.clone().float());
+        assert_eq!(gold, vec![2.0, 0.0, 1.0]);
+        // Row r of the [batch * seq, labels] logits holds r: the selected rows are 1, 3 and 5.
+        let logits = Tensor::<2>::from_data(TensorData::new((0..8).flat_map(|r| [r as f32; 3]).collect::<Vec<_>>(), [8, 3]), &device);
+        let (shape, rows) = crate::model::to_host(labelled.select(logits));
+        assert_eq!((shape, rows), (vec![3, 3], vec![1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 5.0, 5.0, 5.0]));
+        // Examples of another task carry no tags.
+        assert!(LabelledTokens::of(&[Target::Label(1)], 4, &device).is_none());
+    }
 }

@@ -13,7 +13,7 @@ use crate::train::batches::length_sorted_batches;
 use crate::train::examples::{TrainExample, collate};
 
 /// Per example, the logit vectors of the teacher's head: QA `[start, end]` over the example's
-/// positions, classification `[logits]`.
+/// positions, classification `[logits]`, token classification `[tokens * labels]` row-major.
 pub type ExampleLogits = Vec<Vec<f32>>;
 
 const MAGIC: &[u8; 8] = b"DSTLLOG1";
@@ -52,8 +52,14 @@ pub fn compute(teacher: &TaskModel, examples: &[TrainExample], pad_id: u32, batc
             for (row, &i) in rows.iter().enumerate() {
                 out[i] = Some(vec![values[row * classes..(row + 1) * classes].to_vec()]);
             }
+        } else if let Some(logits) = output.token_logits {
+            let (shape, values) = to_host(logits);
+            let labels = shape[2];
+            for (row, &i) in rows.iter().enumerate() {
+                out[i] = Some(vec![values[row * seq * labels..(row * seq + lengths[i]) * labels].to_vec()]);
+            }
         } else {
-            return Err(DistillError::Invalid("the teacher has no QA or classification head to give predictions".into()));
+            return Err(DistillError::Invalid("the teacher has no task head (QA, classification or token classification) to give predictions".into()));
         }
         progress.inc(rows.len() as u64);
     }

@@ -16,7 +16,7 @@ use serde_json::json;
 use super::batches::{epoch_batches, mix, padded_tokens};
 use super::checkpoint::{self, TrainState, Trainable};
 use super::evaluate::Evaluator;
-use super::examples::{Collated, Target, TrainExample, collate, gold_indices};
+use super::examples::{Collated, LabelledTokens, Target, TrainExample, collate, gold_indices};
 use super::optimizer::{AdamW, AdamWConfig};
 use super::progress::{MetricsLog, bar};
 use super::schedule::LinearSchedule;
@@ -25,7 +25,7 @@ use crate::hashing::{Fingerprint, KeyHasher};
 use crate::error::{DistillError, Result};
 use crate::model::{Keep, TaskModel, TaskOutput};
 use crate::strategy::intermediate::{IntermediateConfig, intermediate_loss};
-use crate::strategy::prediction::{PredictionConfig, TeacherLogits, prediction_loss};
+use crate::strategy::prediction::{PredictionConfig, PredictionLoss, TeacherLogits, prediction_loss, regression_loss};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -144,11 +144,20 @@ struct StepLoss {
     parts: Vec<(&'static str, Tensor<1>)>,
 }
 
+impl StepLoss {
+    /// A prediction-layer loss, its label term logged as `label_term`.
+    fn of(loss: PredictionLoss, label_term: &'static str) -> Self {
+        let parts = loss.kd.map(|k| ("kd", k)).into_iter().chain(loss.ce.map(|c| (label_term, c))).collect();
+        Self { total: loss.total, parts }
+    }
+}
+
 /// The prediction-layer loss of a batch's head outputs. `teacher(head, width)` gives the
-/// teacher's logits of head 0 (QA start, or the classes) or 1 (QA end), padded to `width`.
+/// teacher's logits of head 0 (QA start, the classes, a regression score, or every token's
+/// labels as `[batch, seq * labels]`) or 1 (QA end), padded to `width`.
 fn prediction_term(student: TaskOutput, teacher: &dyn Fn(usize, usize) -> Result<TeacherLogits>, config: &PredictionConfig, stage: &Stage<'_>, rows: &[usize], positions: &Tensor<2>, device: &Device) -> Result<StepLoss> {
     let b = rows.len();
-    let targets: Vec<Target> = rows.iter().map(|&r| stage.examples[r].target).collect();
+    let targets: Vec<Target> = rows.iter().map(|&r| stage.examples[r].target.clone()).collect();
     let gold = |pick: fn(&Target) -> Option<usize>, what: &str| -> Result<Tensor<1, Int>> {
         gold_indices(&targets, pick, device).ok_or_else(|| DistillError::Invalid(format!("stage {}: examples without {what} cannot train with labels", stage.name)))
     };
@@ -168,22 +177,30 @@ fn prediction_term(student: TaskOutput, teacher: &dyn Fn(usize, usize) -> Result
             parts.push(("ce", (a + b).div_scalar(2.0)));
         }
         Ok(StepLoss { total: (ls.total + le.total).div_scalar(2.0), parts })
+    } else if student.logits.as_ref().is_some_and(|l| l.dims()[1] == 1) {
+        let scores: Option<Vec<f32>> = targets.iter().map(Target::score).collect();
+        let gold = match (config.weight < 1.0, scores) {
+            (false, _) => None,
+            (true, Some(s)) => Some(Tensor::<2>::from_data(TensorData::new(s, [b, 1]), device)),
+            (true, None) => return Err(DistillError::Invalid(format!("stage {}: examples without scores cannot train a regression head with labels", stage.name))),
+        };
+        let t = have_teacher.then(|| teacher(0, 1)).transpose()?;
+        Ok(StepLoss::of(regression_loss(student.logits.expect("checked above"), t.as_ref(), gold, config.weight), "mse"))
     } else if let Some(logits) = student.logits {
         let classes = logits.dims()[1];
         let mask = Tensor::<2>::ones([b, classes], device);
         let g = (config.weight < 1.0).then(|| gold(Target::label, "labels")).transpose()?;
         let t = have_teacher.then(|| teacher(0, classes)).transpose()?;
-        let l = prediction_loss(logits, t.as_ref(), g, &mask, config);
-        let mut parts = vec![];
-        if let Some(k) = l.kd {
-            parts.push(("kd", k));
-        }
-        if let Some(c) = l.ce {
-            parts.push(("ce", c));
-        }
-        Ok(StepLoss { total: l.total, parts })
+        Ok(StepLoss::of(prediction_loss(logits, t.as_ref(), g, &mask, config), "ce"))
+    } else if let Some(logits) = student.token_logits {
+        let [_, seq, labels] = logits.dims();
+        let labelled = LabelledTokens::of(&targets, seq, device).ok_or_else(|| DistillError::Invalid(format!("stage {}: token classification trains on tagged examples only", stage.name)))?;
+        let t = have_teacher.then(|| teacher(0, seq * labels)).transpose()?.map(|t| t.map(|l| labelled.select(l.reshape([b * seq, labels]))));
+        let student_rows = labelled.select(logits.reshape([b * seq, labels]));
+        let mask = Tensor::<2>::ones([labelled.count, labels], device);
+        Ok(StepLoss::of(prediction_loss(student_rows, t.as_ref(), (config.weight < 1.0).then(|| labelled.gold.clone()), &mask, config), "ce"))
     } else {
-        Err(DistillError::Invalid(format!("stage {}: the student has no QA or classification head to train", stage.name)))
+        Err(DistillError::Invalid(format!("stage {}: the student has no task head (QA, classification or token classification) to train", stage.name)))
     }
 }
 
@@ -194,6 +211,11 @@ fn live_teacher_head(teacher: &TaskOutput, head: usize, stage: &str) -> Result<T
         (Some(qa), _, 0) => qa.start_logits.clone(),
         (Some(qa), _, _) => qa.end_logits.clone(),
         (None, Some(l), _) => l.clone(),
+        (None, None, _) if teacher.token_logits.is_some() => {
+            let l = teacher.token_logits.clone().expect("checked by the guard");
+            let [b, seq, labels] = l.dims();
+            l.reshape([b, seq * labels])
+        }
         (None, None, _) => return Err(DistillError::Invalid(format!("stage {stage}: the prediction term of a joint stage needs a teacher with the student's task head, and the teacher has none"))),
     };
     Ok(TeacherLogits::One(logits.autodiff()))
@@ -225,7 +247,7 @@ fn batch_loss(student: &Trainable, stage: &Stage<'_>, rows: &[usize], batch: &Co
             } else {
                 // Without a prediction term the heads are not needed (a masked-LM head would
                 // cost a vocabulary-wide projection per token).
-                TaskOutput { encoder: teacher.encoder.forward_keeping(&batch.tokens, keep), qa: None, logits: None, mlm_logits: None }
+                TaskOutput { encoder: teacher.encoder.forward_keeping(&batch.tokens, keep), qa: None, logits: None, token_logits: None, mlm_logits: None }
             };
             let mask = Tensor::<2>::from_data(
                 TensorData::new(batch.tokens.attention_mask.iter().map(|&m| m as f32).collect::<Vec<_>>(), [b, seq]),

@@ -27,6 +27,7 @@ pub fn bert_tensor_names() -> TensorNames {
         qa_outputs: s("qa_outputs"),
         classifier_dense: s("{base}pooler.dense"),
         classifier_out: s("classifier"),
+        token_classifier: s("classifier"),
         mlm_dense: s("cls.predictions.transform.dense"),
         mlm_norm: s("cls.predictions.transform.LayerNorm"),
         mlm_bias: s("cls.predictions.bias"),
@@ -39,6 +40,7 @@ pub fn bert_classes() -> TaskClassNames {
         base: "BertModel".into(),
         question_answering: "BertForQuestionAnswering".into(),
         classification: "BertForSequenceClassification".into(),
+        token_classification: "BertForTokenClassification".into(),
         masked_lm: "BertForMaskedLM".into(),
     }
 }

