@@ -1,7 +1,7 @@
 //! Sentence classification (and regression) data: TSV, CSV, JSON lines or Parquet, each example
-//! a text, an optional text pair and a label (columns named by [`DataColumns`]). CSV follows RFC 4180 (quoted fields may hold commas, quotes and line
-//! breaks); TSV has no quoting, as GLUE's files, so a tab inside a text shows up as an extra
-//! field and the row is refused. Every row must have the header's number of fields, and either
+//! a text, an optional text pair and a label (columns named by [`DataColumns`]). CSV follows
+//! RFC 4180 (quoted fields may hold commas, quotes and line breaks); TSV has no quoting, as
+//! GLUE's files, so a tab inside a text shows up as an extra field and the row is refused. Every row must have the header's number of fields, and either
 //! every example has a `text_pair` or none has: errors name the file and the line or row.
 
 use std::path::Path;

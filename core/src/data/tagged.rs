@@ -15,8 +15,8 @@ use crate::error::{DistillError, Result};
 pub struct TaggedSentence {
     pub words: Vec<String>,
     pub tags: Vec<String>,
-    /// The line of the file the sentence starts on, for messages about it.
-    pub line: usize,
+    /// Where the sentence starts in its file (`line 3`, `row 3`), for messages about it.
+    pub at: String,
 }
 
 /// Whether `tag` is `O` or a prefix (`B`, `I`, `E`, `S`), a hyphen and an entity type: the tags
@@ -33,12 +33,12 @@ pub fn check_tag(tag: &str) -> std::result::Result<(), String> {
 
 fn read_conll(text: &str, source: &str) -> Result<Vec<TaggedSentence>> {
     let mut out = Vec::new();
-    let mut current = TaggedSentence { words: vec![], tags: vec![], line: 0 };
+    let mut current = TaggedSentence { words: vec![], tags: vec![], at: String::new() };
     for (i, line) in text.lines().enumerate() {
         let number = i + 1;
         if line.trim().is_empty() {
             if !current.words.is_empty() {
-                out.push(std::mem::replace(&mut current, TaggedSentence { words: vec![], tags: vec![], line: 0 }));
+                out.push(std::mem::replace(&mut current, TaggedSentence { words: vec![], tags: vec![], at: String::new() }));
             }
             continue;
         }
@@ -55,7 +55,7 @@ fn read_conll(text: &str, source: &str) -> Result<Vec<TaggedSentence>> {
         }
         check_tag(tag).map_err(|m| DistillError::input(source, format!("line {number}"), m))?;
         if current.words.is_empty() {
-            current.line = number;
+            current.at = format!("line {number}");
         }
         current.words.push(word.to_string());
         current.tags.push(tag.to_string());
@@ -107,8 +107,7 @@ fn read_row_file(path: &Path, kind: RowFile, source: &str, columns: &DataColumns
             return Err(DistillError::input(source, at(), format!("token {w:?} is empty")));
         }
         if !words.is_empty() {
-            let line = row.at.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
-            out.push(TaggedSentence { words, tags, line });
+            out.push(TaggedSentence { words, tags, at: row.at.clone() });
         }
     }
     Ok(out)
@@ -133,7 +132,7 @@ pub fn read_tagged(path: &Path, columns: &DataColumns, labels: Option<&[String]>
 pub fn check_labels(path: &Path, sentences: &[TaggedSentence], labels: &[String]) -> Result<()> {
     for s in sentences {
         if let Some(tag) = s.tags.iter().find(|t| !labels.contains(t)) {
-            return Err(DistillError::input(path.display().to_string(), format!("line {}", s.line), format!("tag {tag:?} is not among the labels {labels:?}")));
+            return Err(DistillError::input(path.display().to_string(), &s.at, format!("tag {tag:?} is not among the labels {labels:?}")));
         }
     }
     Ok(())
@@ -152,8 +151,8 @@ mod tests {
         assert_eq!(read_conll("-DOCSTART- -X- -X- O\n\nEU\tB-ORG\n", "x").unwrap().len(), 1);
         let s = read_conll("-DOCSTART-\tO\n\nEU\tB-ORG\nrejects\tO\n\n\nPeter\tB-PER\n", "x").unwrap();
         assert_eq!(s.len(), 2);
-        assert_eq!((s[0].words.clone(), s[0].tags.clone(), s[0].line), (vec!["EU".to_string(), "rejects".into()], vec!["B-ORG".to_string(), "O".into()], 3));
-        assert_eq!(s[1].line, 7);
+        assert_eq!((s[0].words.clone(), s[0].tags.clone(), s[0].at.as_str()), (vec!["EU".to_string(), "rejects".into()], vec!["B-ORG".to_string(), "O".into()], "line 3"));
+        assert_eq!(s[1].at, "line 7");
     }
 
     #[test]

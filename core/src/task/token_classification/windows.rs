@@ -33,19 +33,22 @@ impl WordText {
         Self { text, words: spans }
     }
 
-    /// A text as typed; its words are the runs of non-whitespace characters.
+    /// A text as typed. Its words are split as NER data is: at whitespace, and each punctuation
+    /// character a word of its own (so "Alice," is the entity "Alice" and a comma).
     pub fn from_text(text: &str) -> Self {
         let mut spans = Vec::new();
         let mut start = None;
         let mut count = 0;
         for (i, c) in text.chars().enumerate() {
-            match (c.is_whitespace(), start) {
-                (false, None) => start = Some(i),
-                (true, Some(s)) => {
-                    spans.push((s, i));
-                    start = None;
-                }
-                _ => {}
+            let punctuation = !c.is_whitespace() && !c.is_alphanumeric();
+            if let Some(s) = start.filter(|_| c.is_whitespace() || punctuation) {
+                spans.push((s, i));
+                start = None;
+            }
+            if punctuation {
+                spans.push((i, i + 1));
+            } else if !c.is_whitespace() && start.is_none() {
+                start = Some(i);
             }
             count = i + 1;
         }
@@ -160,9 +163,11 @@ mod tests {
     use super::WordText;
 
     #[test]
-    fn words_of_a_text_are_its_non_whitespace_runs_in_characters() {
+    fn words_of_a_text_are_split_at_whitespace_and_punctuation_in_characters() {
         let t = WordText::from_text("  Größe  ist\trelativ ");
         assert_eq!(t.words, vec![(2, 7), (9, 12), (13, 20)]);
+        let p = WordText::from_text("Alice, hi!");
+        assert_eq!(p.words, vec![(0, 5), (5, 6), (7, 9), (9, 10)]);
         let j = WordText::from_words(&["Größe", "ist"]);
         assert_eq!((j.text.as_str(), j.words.clone()), ("Größe ist", vec![(0, 5), (6, 9)]));
         assert_eq!(j.word_of((1, 3)), Some(0));
