@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use distill_core::data::classification::ClassificationExample;
 use distill_core::model::Head;
+use distill_core::task::classification::argmax;
 use distill_core::task::qa::decode::{DecodeConfig, decode};
 use distill_core::task::qa::features::{FeatureConfig, QaExample, build_features};
 use distill_core::task::token_classification::windows::{WordText, build_windows};
@@ -145,7 +146,7 @@ fn classification(model: &TaskModel, inputs: &[(String, String, Option<String>)]
         }
         let probabilities = distill_core::train::evaluate::class_probabilities(&model.pretrained.model, &refs, tokenizer.pad_id());
         for ((id, _, _), p) in ids.iter().zip(probabilities) {
-            let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+            let best = argmax(&p).unwrap_or(0);
             let by_label: serde_json::Map<String, Value> = model.labels.iter().zip(&p).map(|(l, &q)| (l.clone(), json!(q))).collect();
             out.push(json!({"id": id, "label": model.labels[best], "probabilities": by_label}));
         }

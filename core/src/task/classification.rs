@@ -1,6 +1,12 @@
 //! Classification metrics: accuracy, macro-averaged F1 over the label set, and Matthews
 //! correlation.
 
+/// The index of the highest score (the last of equal ones, as `Iterator::max_by` picks), `None`
+/// for no scores: a prediction from a row of logits or probabilities.
+pub fn argmax(scores: &[f32]) -> Option<usize> {
+    scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i)
+}
+
 /// Accuracy and macro-F1 of `predicted` against `gold` label indices, over `num_labels` classes.
 /// A class that is neither predicted nor present scores F1 0 but still counts in the average,
 /// as scikit-learn's `f1_score(average="macro")` over an explicit label list.

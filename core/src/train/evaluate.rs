@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use crate::data::squad::SquadFile;
 use crate::error::Result;
 use crate::model::{Keep, TaskModel, to_host};
-use crate::task::classification::{accuracy_and_macro_f1, matthews_correlation};
+use crate::task::classification::{accuracy_and_macro_f1, argmax, matthews_correlation};
 use crate::task::regression::{mean_squared_error, pearson, spearman};
 use crate::task::qa::decode::{DecodeConfig, QaPrediction, decode};
 use crate::task::qa::features::{FeatureConfig, QaExample, QaFeature, batch_features, build_features};
@@ -132,7 +132,7 @@ impl ClassificationEvaluator {
         for chunk in self.examples.chunks(self.batch_size.max(1)) {
             let refs: Vec<&TrainExample> = chunk.iter().collect();
             let probabilities = class_probabilities(model, &refs, self.pad_id);
-            predicted.extend(probabilities.iter().map(|row| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i)));
+            predicted.extend(probabilities.iter().map(|row| argmax(row).unwrap_or(0)));
         }
         predicted
     }

@@ -13,6 +13,7 @@ use crate::data::rows::DataColumns;
 use crate::data::tagged::{TaggedSentence, check_labels, read_tagged};
 use crate::error::Result;
 use crate::model::{Keep, TaskModel, to_host};
+use crate::task::classification::argmax;
 use crate::tokenizer::TextTokenizer;
 use crate::train::batches::length_sorted_batches;
 use crate::train::examples::{TrainExample, collate};
@@ -55,7 +56,7 @@ pub fn word_labels(windows: &[WordWindow], logits: &[Vec<f32>], words_per_senten
         for (t, word) in w.first_of_word.iter().enumerate() {
             if let Some(word) = word {
                 let scores = &row[t * num_labels..(t + 1) * num_labels];
-                out[w.sentence][*word] = scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(outside, |(i, _)| i);
+                out[w.sentence][*word] = argmax(scores).unwrap_or(outside);
             }
         }
     }
