@@ -64,6 +64,13 @@ fn prediction_pairs_compare_vocabularies_not_plugin_names() {
     let same = facts(3, 384, 12, &["[PAD]", "a", "b"], None);
     let other = facts(3, 384, 12, &["[PAD]", "a", "c"], None);
     assert!(check_pair(Candidate { spec: bert, checkpoint: Some(&t) }, Candidate { spec: distil, checkpoint: Some(&same) }, Strategy::Prediction, &PairOptions::default()).is_ok());
-    let err = check_pair(Candidate { spec: bert, checkpoint: Some(&t) }, Candidate { spec: distil, checkpoint: Some(&other) }, Strategy::Prediction, &PairOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("first difference at id 2"), "{err}");
+    // Another vocabulary: prediction-layer distillation aligns by characters and says how the
+    // vocabularies differ; intermediate-layer distillation is refused.
+    let plan = check_pair(Candidate { spec: bert, checkpoint: Some(&t) }, Candidate { spec: distil, checkpoint: Some(&other) }, Strategy::Prediction, &PairOptions::default()).unwrap();
+    let how = plan.alignment.unwrap();
+    assert!(how.starts_with("by character alignment") && how.contains("first difference at id 2"), "{how}");
+    let same_plan = check_pair(Candidate { spec: bert, checkpoint: Some(&t) }, Candidate { spec: distil, checkpoint: Some(&same) }, Strategy::Prediction, &PairOptions::default()).unwrap();
+    assert_eq!(same_plan.alignment, None);
+    let err = check_pair(Candidate { spec: bert, checkpoint: Some(&t) }, Candidate { spec: distil, checkpoint: Some(&other) }, Strategy::Intermediate, &PairOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("first difference at id 2") && err.to_string().contains("position by position"), "{err}");
 }

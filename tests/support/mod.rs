@@ -108,6 +108,19 @@ fn save_tiny_bert(dir: &Path, config: &distill_core::model::EncoderConfig, head:
     distill_core::pretrained::save_model(&model, &spec, &extra, Some(&tokenizer), dir).unwrap();
 }
 
+/// A small random RoBERTa with `head` (or none) and the byte-level BPE tokenizer of
+/// `tests/fixtures/roberta-tokenizer` (400 tokens: every byte and 140 merges, so words split into
+/// more pieces than WordPiece makes of them): a model whose tokenizer differs from the BERTs'.
+pub fn tiny_roberta(dir: &Path, layers: usize, hidden: usize, head: Option<(distill_core::model::Head, usize)>, extra: serde_json::Map<String, serde_json::Value>, seed: u64) {
+    use distill_core::model::PositionScheme;
+    let registry = distill_core::registry::Registry::builtin().unwrap();
+    let spec = registry.get("roberta").unwrap().spec.clone();
+    let config = distill_core::model::EncoderConfig { type_vocab_size: 1, pad_token_id: 1, position_scheme: PositionScheme::AfterPadding, max_position_embeddings: 258, ..tiny_config(400, layers, hidden, 4) };
+    let model = distill_core::model::init_random(&config, head, spec.head_layout(), seed, &distill_core::default_device()).unwrap();
+    let tokenizer = distill_core::tokenizer::TokenizerFiles::find(&fixture("roberta-tokenizer")).unwrap();
+    distill_core::pretrained::save_model(&model, &spec, &extra, Some(&tokenizer), dir).unwrap();
+}
+
 /// A small BERT-shaped configuration for tests (GELU, dropout 0.1, 512 positions).
 pub fn tiny_config(vocab_size: usize, layers: usize, hidden: usize, heads: usize) -> distill_core::model::EncoderConfig {
     use distill_core::model::{Activation, EncoderConfig, PositionScheme};
@@ -135,6 +148,80 @@ pub fn tiny_classifier_bert(dir: &Path, layers: usize, hidden: usize, labels: &[
     let mut config = serde_json::Map::new();
     config.insert("id2label".into(), labels.iter().enumerate().map(|(i, l)| (i.to_string(), serde_json::Value::from(*l))).collect::<serde_json::Map<_, _>>().into());
     save_tiny_bert(dir, &tiny_config(30522, layers, hidden, 4), Some((distill_core::model::Head::Classification, labels.len())), config, seed);
+}
+
+/// Sentences whose score is the number of "good" words minus the number of "bad" ones, as a
+/// JSON-lines regression file with text pairs (the pair holds the second half).
+pub fn scored_pairs(path: &Path, n: usize, seed: u64) {
+    let good = ["great", "fine", "lovely", "superb"];
+    let bad = ["awful", "dull", "poor", "bleak"];
+    let filler = ["the", "film", "was", "and", "plot", "acting"];
+    let mut state = seed;
+    let mut next = move |k: usize| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) % k as u64) as usize
+    };
+    let mut lines = Vec::new();
+    for _ in 0..n {
+        let (mut words, mut score) = (Vec::new(), 0i32);
+        for _ in 0..6 {
+            match next(3) {
+                0 => {
+                    words.push(good[next(4)]);
+                    score += 1;
+                }
+                1 => {
+                    words.push(bad[next(4)]);
+                    score -= 1;
+                }
+                _ => words.push(filler[next(6)]),
+            }
+        }
+        lines.push(serde_json::json!({"text": words[..3].join(" "), "text_pair": words[3..].join(" "), "label": score}).to_string());
+    }
+    std::fs::write(path, lines.join("\n")).unwrap();
+}
+
+/// The words of a synthetic NER task: people (B-PER), places of one or more words (B-LOC
+/// I-LOC ...) and filler words (O).
+pub struct NerWords {
+    pub people: &'static [&'static str],
+    pub places: &'static [&'static [&'static str]],
+    pub filler: &'static [&'static str],
+}
+
+impl NerWords {
+    /// `n` sentences of 3 to 6 parts, each a person, a place or a filler word, as (word, tag).
+    pub fn sentences(&self, n: usize, seed: u64) -> Vec<Vec<(String, String)>> {
+        let mut state = seed;
+        let mut next = move |k: usize| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 33) % k as u64) as usize
+        };
+        (0..n)
+            .map(|_| {
+                let mut s = Vec::new();
+                for _ in 0..3 + next(4) {
+                    match next(4) {
+                        0 => s.push((self.people[next(self.people.len())].to_string(), "B-PER".to_string())),
+                        1 => {
+                            for (i, w) in self.places[next(self.places.len())].iter().enumerate() {
+                                s.push((w.to_string(), if i == 0 { "B-LOC" } else { "I-LOC" }.to_string()));
+                            }
+                        }
+                        _ => s.push((self.filler[next(self.filler.len())].to_string(), "O".to_string())),
+                    }
+                }
+                s
+            })
+            .collect()
+    }
+}
+
+/// Tagged sentences as a CoNLL file, opened by a `-DOCSTART-` line.
+pub fn write_conll(path: &Path, sentences: &[Vec<(String, String)>]) {
+    let text: Vec<String> = sentences.iter().map(|s| s.iter().map(|(w, t)| format!("{w}\t{t}\n")).collect::<String>()).collect();
+    std::fs::write(path, format!("-DOCSTART-\tO\n\n{}", text.join("\n"))).unwrap();
 }
 
 /// A small seeded generator (xorshift) for test cases that must be the same on every run.

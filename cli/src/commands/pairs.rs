@@ -52,14 +52,19 @@ pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
     } else {
         for teacher in registry.iter() {
             for student in registry.iter() {
-                let (mut ok, mut rejected) = (vec![], vec![]);
+                let (mut ok, mut rejected, mut aligned) = (vec![], vec![], vec![]);
                 for strategy in strategies(args.strategy) {
                     match check_pair(Candidate { spec: &teacher.spec, checkpoint: None }, Candidate { spec: &student.spec, checkpoint: None }, strategy, &options) {
-                        Ok(_) => ok.push(strategy.name()),
+                        Ok(plan) => {
+                            ok.push(strategy.name());
+                            if let Some(how) = plan.alignment {
+                                aligned.push(json!({"strategy": strategy.name(), "alignment": how}));
+                            }
+                        }
                         Err(r) => rejected.push(json!({"strategy": strategy.name(), "reasons": r.reasons})),
                     }
                 }
-                rows.push(json!({"teacher": teacher.spec.name, "student": student.spec.name, "strategies": ok, "rejected": rejected}));
+                rows.push(json!({"teacher": teacher.spec.name, "student": student.spec.name, "strategies": ok, "aligned": aligned, "rejected": rejected}));
             }
         }
     }
@@ -71,6 +76,8 @@ pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
         let pair = format!("{} -> {}", row["teacher"].as_str().unwrap_or_default(), row["student"].as_str().unwrap_or_default());
         if let Some(strategies) = row.get("strategies") {
             let names: Vec<&str> = strategies.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let aligned: Vec<&str> = row["aligned"].as_array().into_iter().flatten().filter_map(|a| a["strategy"].as_str()).collect();
+            let names: Vec<String> = names.iter().map(|n| if aligned.contains(n) { format!("{n} (by character alignment)") } else { n.to_string() }).collect();
             println!("{pair:<28} {}", if names.is_empty() { "-".to_string() } else { names.join(", ") });
             for r in row["rejected"].as_array().into_iter().flatten() {
                 println!("{:<28}   not {}: {}", "", r["strategy"].as_str().unwrap_or_default(), r["reasons"].as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join("; "));

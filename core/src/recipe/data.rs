@@ -11,6 +11,7 @@ use crate::error::{DistillError, Result};
 use crate::model::{Head, TaskModel};
 use crate::pretrained::labels_from_config;
 use crate::strategy::Strategy;
+use crate::strategy::cross_tokenizer::{self, TeacherView};
 use crate::task::qa::features::{QaExample, build_features};
 use crate::tokenizer::TextTokenizer;
 use crate::task::token_classification::read_windows;
@@ -138,23 +139,31 @@ pub(super) fn check_intermediate_labels(task: Task, config: &RunConfig) -> Resul
     refuse_unlabelled(path, &squad, &report.skipped_answers)
 }
 
+/// The questions of a QA file, as the run trains on them; `reads_labels`: whether the stage
+/// learns from its gold labels; `report_skipped`: whether to say what was left out.
+fn qa_examples(path: &Path, config: &RunConfig, reads_labels: bool, report_skipped: bool) -> Result<Vec<QaExample>> {
+    let (mut squad, report) = SquadFile::read(path, config.strict)?;
+    if report_skipped && !report.skipped_answers.is_empty() {
+        eprintln!("{}: skipped {} answers that do not match their context (first: {} {})", path.display(), report.skipped_answers.len(), report.skipped_answers[0].0, report.skipped_answers[0].1);
+    }
+    if reads_labels {
+        refuse_unlabelled(path, &squad, &report.skipped_answers)?;
+    }
+    if let Some(first) = report.emptied_questions.first() {
+        // With no answer left they would train as "no answer", in SQuAD 1.1 too.
+        if report_skipped {
+            eprintln!("{}: left out {} questions whose every answer was skipped (first: {first}), rather than train them as unanswerable", path.display(), report.emptied_questions.len());
+        }
+        squad.remove_questions(&report.emptied_questions);
+    }
+    Ok(QaExample::from_squad(&squad))
+}
+
 /// The training examples of a task file; `reads_labels`: whether the stage learns from its gold labels.
 pub(super) fn task_examples(task: Task, path: &Path, config: &RunConfig, tokenizer: &TextTokenizer, labels: &[String], reads_labels: bool) -> Result<Vec<TrainExample>> {
     match task {
         Task::Qa => {
-            let (mut squad, report) = SquadFile::read(path, config.strict)?;
-            if !report.skipped_answers.is_empty() {
-                eprintln!("{}: skipped {} answers that do not match their context (first: {} {})", path.display(), report.skipped_answers.len(), report.skipped_answers[0].0, report.skipped_answers[0].1);
-            }
-            if reads_labels {
-                refuse_unlabelled(path, &squad, &report.skipped_answers)?;
-            }
-            if let Some(first) = report.emptied_questions.first() {
-                // With no answer left they would train as "no answer", in SQuAD 1.1 too.
-                eprintln!("{}: left out {} questions whose every answer was skipped (first: {first}), rather than train them as unanswerable", path.display(), report.emptied_questions.len());
-                squad.remove_questions(&report.emptied_questions);
-            }
-            let examples = QaExample::from_squad(&squad);
+            let examples = qa_examples(path, config, reads_labels, true)?;
             let features = build_features(&examples, tokenizer, &config.features)?;
             Ok(TrainExample::from_qa(&features, config.mask_question))
         }
@@ -166,6 +175,25 @@ pub(super) fn task_examples(task: Task, path: &Path, config: &RunConfig, tokeniz
             let (sentences, windows) = read_windows(path, &config.columns, labels, tokenizer, config.features.max_seq_len)?;
             let ids: Vec<Vec<usize>> = sentences.iter().map(|s| s.tags.iter().map(|t| labels.iter().position(|l| l == t).expect("checked against the labels")).collect()).collect();
             Ok(TrainExample::from_windows(&windows, &ids))
+        }
+    }
+}
+
+/// How a teacher whose tokenizer differs from the student's reads the examples `task_examples`
+/// gives for the same file: one view per example, in order. `teacher_limit`: the most tokens the
+/// teacher reads of a QA or token-classification window (its own position table); a
+/// classification text is cut at `--max-seq-len` tokens, as the student's is.
+pub(super) fn teacher_views(task: Task, path: &Path, config: &RunConfig, student: &TextTokenizer, teacher: &TextTokenizer, teacher_limit: usize, labels: &[String]) -> Result<Vec<TeacherView>> {
+    match task {
+        Task::Qa => {
+            let examples = qa_examples(path, config, false, false)?;
+            let features = build_features(&examples, student, &config.features)?;
+            cross_tokenizer::qa::views(&examples, &features, teacher, config.features.max_query_length, teacher_limit)
+        }
+        Task::Classification | Task::Regression => cross_tokenizer::whole_views(&read_examples_with(path, &config.columns)?, teacher, config.features.max_seq_len),
+        Task::TokenClassification => {
+            let (sentences, windows) = read_windows(path, &config.columns, labels, student, config.features.max_seq_len)?;
+            cross_tokenizer::tokens::views(&sentences, &windows, teacher, teacher_limit).map_err(|e| DistillError::Invalid(format!("{}: {e}", path.display())))
         }
     }
 }

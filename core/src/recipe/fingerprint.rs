@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use super::models::reads_differently;
 use super::stages::{StageRunner, stages};
 use crate::error::{DistillError, Result};
 use crate::hashing::{Fingerprint, hash_files};
@@ -84,6 +85,18 @@ impl StageRunner<'_> {
             f.setting("train_config", &TrainConfig { save_every: 0, ..train_config });
             f.setting("loss", &loss_settings(&loss));
             f.insert("teachers", self.stage_teachers(name, &loss).iter().map(|t| hashes.model(t).map(hex)).collect::<Result<Vec<_>>>()?.join(","));
+            // A teacher reading with a tokenizer of its own: its targets depend on that tokenizer
+            // too (recorded only then, so the fingerprints of other runs stay as they were).
+            let own_tokenizers: Vec<String> = self
+                .stage_teachers(name, &loss)
+                .iter()
+                .filter(|_| matches!(loss, StageLoss::Prediction(_)))
+                .filter_map(|t| t.tokenizer.as_ref().filter(|tok| reads_differently(tok, self.tokenizer)))
+                .map(|tok| hashes.of(&tok.files.paths()).map(hex))
+                .collect::<Result<_>>()?;
+            if !own_tokenizers.is_empty() {
+                f.insert("teacher_tokenizers", own_tokenizers.join(","));
+            }
             // Contents, not paths: a moved file with the same bytes trains the same.
             f.insert("data", hex(hashes.of(&[self.stage_data(name)])?));
             let evaluated = !matches!(loss, StageLoss::Intermediate { .. });

@@ -36,7 +36,7 @@ use crate::task::qa::features::FeatureConfig;
 use crate::train::trainer::TrainConfig;
 use layers::Sources;
 use data::{TaskData, check_intermediate_labels, resolve_labels, resolve_task};
-use models::{InitialStudent, Teachers, check_teacher_heads, check_pairs};
+use models::{InitialStudent, Teachers, check_alignment, check_teacher_heads, check_pairs};
 use stages::StageRunner;
 
 /// The task a run trains for.
@@ -251,6 +251,7 @@ pub fn run_with_sources(registry: &Registry, config: &RunConfig, sources: &Sourc
         return Err(DistillError::Invalid("--labels: a regression task has scores, not labels".into()));
     }
     check_teacher_heads(config, task, &teachers)?;
+    check_alignment(config, task, &teachers, &student)?;
     let labels = resolve_labels(config, task, &teachers, &train_path)?;
     let student = student.with_task_head(task, &labels, config.train_config.seed)?;
     let data = TaskData::load(task, config, &student.tokenizer, &labels, &train_path)?;

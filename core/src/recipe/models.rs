@@ -229,6 +229,40 @@ pub(super) fn check_pairs(config: &RunConfig, teachers: &Teachers, student: &Ini
     Ok((plan, general_plan))
 }
 
+/// Whether a teacher with tokenizer `teacher` reads text differently from the student: their
+/// vocabularies differ, so its outputs are carried over by characters (`strategy::cross_tokenizer`).
+pub(super) fn reads_differently(teacher: &TextTokenizer, student: &TextTokenizer) -> bool {
+    teacher.vocabulary() != student.vocabulary()
+}
+
+/// The checks of prediction teachers whose tokenizers differ from the student's, before
+/// anything is written: each needs its own tokenizer to read the text, and QA's carried
+/// distributions are compared as distributions (KL or soft cross-entropy), not logit by logit.
+pub(super) fn check_alignment(config: &RunConfig, task: Task, teachers: &Teachers, student: &InitialStudent) -> Result<()> {
+    if !super::learns_from_teacher_logits(config) || config.prediction.weight <= 0.0 {
+        return Ok(());
+    }
+    let names = config.teacher.iter().chain(config.extra_teachers.iter());
+    for (teacher, name) in teachers.prediction().zip(names) {
+        let aligned = match &teacher.tokenizer {
+            Some(t) => reads_differently(t, &student.tokenizer),
+            None if teacher.config.vocab_size != student.model.encoder.config.vocab_size => {
+                return Err(DistillError::Invalid(format!(
+                    "teacher {name}: its vocabulary ({} tokens) differs from the student's ({}), and it has no tokenizer files to read the text its own way",
+                    teacher.config.vocab_size, student.model.encoder.config.vocab_size
+                )));
+            }
+            None => false,
+        };
+        if aligned && task == Task::Qa && config.prediction.loss == crate::strategy::prediction::KdLoss::Mse {
+            return Err(DistillError::Invalid(format!(
+                "--kd-loss mse: teacher {name} has another tokenizer, and QA's start and end distributions carried over to the student's tokens have no logits to compare one by one; use kl or soft_cross_entropy"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Every stage that learns from the teachers' logits (prediction stages, and a joint stage's
 /// prediction term) reads each teacher's own head for the task, so each prediction teacher needs
 /// that head: checked here, before anything is written, rather than at a stage's first batch,

@@ -9,9 +9,9 @@ use burn::tensor::Device;
 use serde_json::{Map, Value, json};
 
 use super::RunConfig;
-use super::data::{TaskData, raw_texts, task_examples};
+use super::data::{TaskData, raw_texts, task_examples, teacher_views};
 use super::fingerprint::FileHashes;
-use super::models::Teachers;
+use super::models::{Teachers, reads_differently};
 use crate::error::{DistillError, Result};
 use crate::hashing::Fingerprint;
 use crate::model::TaskModel;
@@ -23,7 +23,7 @@ use crate::strategy::intermediate::Projections;
 use crate::tokenizer::TextTokenizer;
 use crate::train::checkpoint::Trainable;
 use crate::train::examples::TrainExample;
-use crate::train::teacher_cache::{self, ExampleLogits};
+use crate::train::teacher_cache::{self, ExampleLogits, TeacherReading};
 use crate::train::trainer::{Stage, StageLoss, TrainConfig, run_stage, total_steps};
 
 /// The stages of a strategy: (name, is intermediate).
@@ -185,7 +185,16 @@ impl StageRunner<'_> {
         let mut all = Vec::new();
         for t in self.teachers.prediction() {
             let key = self.file_hashes.model(t)?;
-            let (logits, path, hit) = teacher_cache::cached(&t.model, key, examples, self.tokenizer.pad_id(), self.config.eval_batch_size, &cache)?;
+            let views = match t.tokenizer.as_ref().filter(|tok| reads_differently(tok, self.tokenizer)) {
+                // A prediction stage trains on --train (cross-tokenizer pairs have no intermediate stages).
+                Some(tok) => Some(teacher_views(self.task, self.train, self.config, self.tokenizer, tok, t.config.max_sequence_length(), self.labels)?),
+                None => None,
+            };
+            let reading = views.as_deref().map(|views| TeacherReading { views, pad_id: t.tokenizer.as_ref().map_or(0, TextTokenizer::pad_id), temperature: p.temperature });
+            if reading.is_some() {
+                eprintln!("teacher {}: its tokenizer differs from the student's; it reads each example its own way, carried over by characters", t.files.as_ref().map_or("", |f| f.name.as_str()));
+            }
+            let (logits, path, hit) = teacher_cache::cached(&t.model, key, examples, reading.as_ref(), self.tokenizer.pad_id(), self.config.eval_batch_size, &cache)?;
             eprintln!("teacher logits {}: {}", if hit { "reused from" } else { "computed into" }, path.display());
             all.push(logits);
         }

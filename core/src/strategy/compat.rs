@@ -1,6 +1,7 @@
 //! The one compatibility check that the CLI and the trainer share. A pair is judged from the
 //! plugins alone (for `distill pairs`) or, when checkpoints are given, from their concrete
 //! vocabularies, heads, layer and head counts and widths. A rejection carries every reason.
+//! Prediction-layer pairs whose tokenizers differ are accepted, aligned by characters.
 
 use serde::Serialize;
 
@@ -42,6 +43,10 @@ pub struct PairPlan {
     /// (student layer, teacher layer), 1-based, for intermediate distillation.
     pub layer_pairs: Option<Vec<(usize, usize)>>,
     pub attention: Option<AttentionPlan>,
+    /// Set when the tokenizers differ and the prediction layer is carried over by character
+    /// offsets (`cross_tokenizer`); says how they differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alignment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,9 +94,9 @@ fn shape_of(c: &Candidate<'_>) -> (usize, usize, usize) {
     }
 }
 
-/// Why the tokenizers differ, if they do: the prediction layer must align position by position
-/// (QA) or class by class. Vocabularies are compared where both checkpoints have one, else their
-/// sizes, else the plugins' tokenizer kinds.
+/// Why the tokenizers differ, if they do: intermediate layers are compared position by position,
+/// and the prediction layer is then carried over by characters. Vocabularies are compared where
+/// both checkpoints have one, else their sizes, else the plugins' tokenizer kinds.
 fn tokenizer_mismatch(teacher: &Candidate<'_>, student: &Candidate<'_>) -> Option<String> {
     if let (Some(t), Some(s)) = (teacher.checkpoint, student.checkpoint) {
         match (&t.vocabulary, &s.vocabulary) {
@@ -176,7 +181,12 @@ pub fn check_pair(teacher: Candidate<'_>, student: Candidate<'_>, strategy: Stra
     if strategy == Strategy::Finetune {
         return Ok(plan);
     }
-    let mut reasons: Vec<String> = tokenizer_mismatch(&teacher, &student).into_iter().collect();
+    let mut reasons = Vec::new();
+    match tokenizer_mismatch(&teacher, &student) {
+        Some(m) if strategy.needs_intermediate() => reasons.push(format!("{m} (intermediate layers are compared position by position, so they need one vocabulary)")),
+        Some(m) => plan.alignment = Some(format!("by character alignment: {m}")),
+        None => {}
+    }
     if let (Some(t), Some(s)) = (teacher.checkpoint, student.checkpoint) {
         reasons.extend(head_mismatches(t, s, strategy));
     }

@@ -1,8 +1,10 @@
 //! Distillation strategies: prediction-layer losses (Hinton), intermediate-layer losses
 //! (TinyBERT) with trained projections and layer mappings, the one compatibility check that the
-//! CLI and the trainer share, and student initialisation.
+//! CLI and the trainer share, prediction-layer distillation across tokenizers, and student
+//! initialisation.
 
 pub mod compat;
+pub mod cross_tokenizer;
 pub mod intermediate;
 pub mod mapping;
 pub mod prediction;

@@ -409,11 +409,10 @@ mod tests {
         let examples = labelled(&[(vec![2, 9, 17, 33, 5, 3], 2, 3), (vec![2, 11, 4, 3], 1, 2), (vec![2, 7, 7, 21, 30, 12, 3], 0, 0)]);
         let scores = super::taylor_scores(&model, &[examples[..2].to_vec(), examples[2..].to_vec()], 0).unwrap();
         let eps = 1e-2;
-        for layer in 0..2 {
-            for neuron in 0..12 {
+        for (layer, layer_scores) in scores.iter().enumerate() {
+            for (neuron, &got) in layer_scores.iter().enumerate() {
                 let (up, down) = (gated_losses(&model, &examples, layer, neuron, 1.0 + eps), gated_losses(&model, &examples, layer, neuron, 1.0 - eps));
                 let want: f32 = up.iter().zip(&down).map(|(u, d)| ((u - d) / (2.0 * eps)).abs()).sum();
-                let got = scores[layer][neuron];
                 assert!((got - want).abs() <= 2e-3 * want.max(1.0), "layer {layer} neuron {neuron}: {got} against {want}");
             }
         }
@@ -427,7 +426,7 @@ mod tests {
         let teacher = teacher_with_a_dead_heavy_neuron();
         let examples = labelled(&[(vec![2, 9, 17, 33, 5, 3], 2, 3), (vec![2, 11, 4, 3], 1, 2)]);
         let ranking = super::Ranking::Taylor { batches: vec![examples.clone()], pad_id: 0 };
-        let scores = super::taylor_scores(&teacher, &[examples.clone()], 0).unwrap();
+        let scores = super::taylor_scores(&teacher, std::slice::from_ref(&examples), 0).unwrap();
         assert!(scores[1][8] == 0.0 && scores[0][3] < 1e-3, "{scores:?}");
         let kept: Vec<Vec<i64>> = scores.iter().map(|s| super::top_neurons(s, 5)).collect();
         assert!(!kept[0].contains(&3) && !kept[1].contains(&8), "{kept:?}");

@@ -114,7 +114,7 @@ impl TrainExample {
     pub fn from_windows(windows: &[WordWindow], word_labels: &[Vec<usize>]) -> Vec<Self> {
         windows
             .iter()
-            .filter(|w| w.first_of_word.iter().any(Option::is_some))
+            .filter(|w| w.has_words())
             .map(|w| Self {
                 input_ids: w.input_ids.clone(),
                 token_type_ids: w.token_type_ids.clone(),

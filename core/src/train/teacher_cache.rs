@@ -1,5 +1,7 @@
 //! Teacher logits for prediction-layer distillation, computed once and kept on disk, keyed by
 //! the teacher (its weights and config) and the tokenized data, so epochs and later runs reuse them.
+//! A teacher with another tokenizer reads its own views of the examples, and its logits are
+//! kept carried over to the student's positions, keyed by both tokenizations.
 
 use std::hash::Hasher;
 
@@ -9,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{DistillError, Result};
 use crate::model::{Keep, TaskModel, to_host};
+use crate::strategy::cross_tokenizer::{Carry, TeacherView};
 use crate::train::batches::length_sorted_batches;
 use crate::train::examples::{TrainExample, collate};
 
@@ -27,6 +30,43 @@ fn data_key(examples: &[TrainExample]) -> u64 {
         }
     }
     h.finish()
+}
+
+/// How a teacher whose tokenizer differs from the student's reads the examples: one view per
+/// example, its padding id, and the temperature QA's carried logits are computed at.
+pub struct TeacherReading<'a> {
+    pub views: &'a [TeacherView],
+    pub pad_id: u32,
+    pub temperature: f64,
+}
+
+impl TeacherReading<'_> {
+    /// The teacher's inputs, as examples without targets.
+    fn inputs(&self) -> Vec<TrainExample> {
+        self.views.iter().map(|v| TrainExample { input_ids: v.input_ids.clone(), token_type_ids: v.token_type_ids.clone(), target: crate::train::examples::Target::None, positions: None }).collect()
+    }
+
+    /// What the carried logits depend on besides the teacher and the student's tokens: the
+    /// teacher's tokens, where its outputs go, and the temperature where QA's depend on it.
+    fn key(&self) -> u64 {
+        let mut h = KeyHasher::default();
+        h.write(&data_key(&self.inputs()).to_le_bytes());
+        for v in self.views {
+            let targets: Vec<&Vec<Option<usize>>> = match &v.carry {
+                Carry::Whole => vec![],
+                Carry::Tokens(to) => vec![to],
+                Carry::Span { start, end } => vec![start, end],
+            };
+            for to in targets {
+                h.write(&(to.len() as u64).to_le_bytes());
+                to.iter().for_each(|p| h.write(&p.map_or(u64::MAX, |p| p as u64).to_le_bytes()));
+            }
+        }
+        if self.views.iter().any(TeacherView::depends_on_temperature) {
+            h.write(&self.temperature.to_le_bytes());
+        }
+        h.finish()
+    }
 }
 
 /// The logits of one teacher on every example, in the examples' order; the batches are formed
@@ -73,11 +113,24 @@ const SHARD_BATCHES: usize = 128;
 
 /// The cached logits of `teacher` (identified by `teacher_key`, a hash of its weights and config
 /// files: `hashing::hash_files`) on `examples`, computed and written to `cache_dir` atomically
-/// on a miss. The computation keeps its finished shards beside
+/// on a miss. With a `reading`, the teacher runs on its own views of the examples and the logits
+/// kept are those carried over to the student's positions. The computation keeps its finished shards beside
 /// the cache, so a run stopped while computing resumes where it stopped (on 40,000 augmented
 /// windows it takes most of an hour on two cores).
-pub fn cached(teacher: &TaskModel, teacher_key: u64, examples: &[TrainExample], pad_id: u32, batch_size: usize, cache_dir: &Path) -> Result<(Vec<ExampleLogits>, PathBuf, bool)> {
-    let key = format!("{teacher_key:016x}-{:016x}", data_key(examples));
+pub fn cached(teacher: &TaskModel, teacher_key: u64, examples: &[TrainExample], reading: Option<&TeacherReading<'_>>, pad_id: u32, batch_size: usize, cache_dir: &Path) -> Result<(Vec<ExampleLogits>, PathBuf, bool)> {
+    let mut key = format!("{teacher_key:016x}-{:016x}", data_key(examples));
+    let own_inputs;
+    let (inputs, pad_id) = match reading {
+        Some(r) => {
+            if r.views.len() != examples.len() {
+                return Err(DistillError::Invalid(format!("{} teacher views for {} examples", r.views.len(), examples.len())));
+            }
+            key.push_str(&format!("-{:016x}", r.key()));
+            own_inputs = r.inputs();
+            (own_inputs.as_slice(), r.pad_id)
+        }
+        None => (examples, pad_id),
+    };
     let path = cache_dir.join(format!("teacher-logits-{key}.bin"));
     if let Ok(bytes) = std::fs::read(&path)
         && let Some(logits) = decode(&bytes, examples.len())
@@ -87,8 +140,11 @@ pub fn cached(teacher: &TaskModel, teacher_key: u64, examples: &[TrainExample], 
     let batch_size = batch_size.max(1);
     let partial = cache_dir.join(format!("teacher-logits-{key}.partial"));
     let bar = crate::train::progress::bar(examples.len() as u64, "teacher logits");
-    let logits = compute_in_shards(&partial, examples, batch_size * SHARD_BATCHES, &bar, |shard| compute(teacher, shard, pad_id, batch_size, &bar))?;
+    let mut logits = compute_in_shards(&partial, inputs, batch_size * SHARD_BATCHES, &bar, |shard| compute(teacher, shard, pad_id, batch_size, &bar))?;
     bar.finish_and_clear();
+    if let Some(r) = reading {
+        logits = logits.iter().zip(r.views).zip(examples).map(|((l, v), e)| v.carry(l, e.input_ids.len(), r.temperature)).collect();
+    }
     crate::io::write_atomic_with(&path, |f| write_logits(f, &logits))?;
     // The shards are only a means to the whole file; a leftover costs disk space, not correctness.
     let _ = std::fs::remove_dir_all(&partial);

@@ -88,16 +88,16 @@ pub struct QaFeature {
 
 /// The special tokens a tokenizer puts around a pair, and the type ids of each part.
 #[derive(Debug, Clone, PartialEq)]
-struct PairTemplate {
-    prefix: Vec<(u32, u32)>,
-    middle: Vec<(u32, u32)>,
-    suffix: Vec<(u32, u32)>,
-    first_type: u32,
-    second_type: u32,
+pub(crate) struct PairTemplate {
+    pub prefix: Vec<(u32, u32)>,
+    pub middle: Vec<(u32, u32)>,
+    pub suffix: Vec<(u32, u32)>,
+    pub first_type: u32,
+    pub second_type: u32,
 }
 
 impl PairTemplate {
-    fn of(tokenizer: &TextTokenizer) -> Result<Self> {
+    pub fn of(tokenizer: &TextTokenizer) -> Result<Self> {
         let enc = tokenizer
             .tokenizer
             .encode(("a", "b"), true)
@@ -122,7 +122,7 @@ impl PairTemplate {
         Ok(t)
     }
 
-    fn special_count(&self) -> usize {
+    pub fn special_count(&self) -> usize {
         self.prefix.len() + self.middle.len() + self.suffix.len()
     }
 }
@@ -140,7 +140,7 @@ pub fn tokens_of_span(offsets: &[(usize, usize)], (start, end): (usize, usize)) 
 }
 
 /// A context tokenized once for all its questions: the text, its token ids and their character offsets.
-type TokenizedContext = (std::sync::Arc<str>, Vec<u32>, Vec<(usize, usize)>);
+pub(crate) type TokenizedContext = (std::sync::Arc<str>, Vec<u32>, Vec<(usize, usize)>);
 
 /// Builds the features of `examples`.
 pub fn build_features(examples: &[QaExample], tokenizer: &TextTokenizer, config: &FeatureConfig) -> Result<Vec<QaFeature>> {

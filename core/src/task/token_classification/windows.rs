@@ -77,6 +77,14 @@ pub struct WordWindow {
     pub first_of_word: Vec<Option<usize>>,
 }
 
+impl WordWindow {
+    /// Whether some word starts in this window: a window holding only the tail of a long word
+    /// has no label to learn or predict.
+    pub fn has_words(&self) -> bool {
+        self.first_of_word.iter().any(Option::is_some)
+    }
+}
+
 /// The special tokens a tokenizer puts around a single sequence, and its type id.
 struct SingleTemplate {
     prefix: Vec<u32>,
