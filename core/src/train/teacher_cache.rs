@@ -47,10 +47,11 @@ impl TeacherReading<'_> {
     }
 
     /// What the carried logits depend on besides the teacher and the student's tokens: the
-    /// teacher's tokens, where its outputs go, and the temperature where QA's depend on it.
-    fn key(&self) -> u64 {
+    /// teacher's tokens (`inputs`, as [`Self::inputs`] gives them), where its outputs go, and the
+    /// temperature where QA's depend on it.
+    fn key(&self, inputs: &[TrainExample]) -> u64 {
         let mut h = KeyHasher::default();
-        h.write(&data_key(&self.inputs()).to_le_bytes());
+        h.write(&data_key(inputs).to_le_bytes());
         for v in self.views {
             let targets: Vec<&Vec<Option<usize>>> = match &v.carry {
                 Carry::Whole => vec![],
@@ -125,8 +126,8 @@ pub fn cached(teacher: &TaskModel, teacher_key: u64, examples: &[TrainExample], 
             if r.views.len() != examples.len() {
                 return Err(DistillError::Invalid(format!("{} teacher views for {} examples", r.views.len(), examples.len())));
             }
-            key.push_str(&format!("-{:016x}", r.key()));
             own_inputs = r.inputs();
+            key.push_str(&format!("-{:016x}", r.key(&own_inputs)));
             (own_inputs.as_slice(), r.pad_id)
         }
         None => (examples, pad_id),
