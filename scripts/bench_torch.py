@@ -3,13 +3,14 @@
 `distill bench --steps` on the same checkpoint, in eager PyTorch (f32) on CPU, or on a GPU
 with --device cuda (scripts/gpu-bench.sh).
 
-    python3 scripts/bench_torch.py MODEL_DIR [--batch 8] [--seq 128] [--threads N] [--iterations 3] [--device cpu] [--attention sdpa]
+    python3 scripts/bench_torch.py MODEL_DIR [--batch 8] [--seq 128] [--threads N] [--iterations 3] [--device cpu] [--attention sdpa] [--autocast none|bf16|f16]
 
 Attention as users get it: transformers' default (SDPA) for the forward passes and the
 prediction-layer step; eager only for the intermediate step, which needs the attention maps
 (`--attention eager` uses eager everywhere, as this script did before).
 """
 import argparse
+import contextlib
 import copy
 import json
 import resource
@@ -48,6 +49,9 @@ def main():
     p.add_argument("--student-layers", type=int, default=3)
     p.add_argument("--device", default="cpu")
     p.add_argument("--attention", default="sdpa", choices=["sdpa", "eager"])
+    # Mixed precision as `distill bench --steps --precision`: the student's passes under autocast
+    # (its weights and AdamW stay f32), the teacher in f32.
+    p.add_argument("--autocast", default="none", choices=["none", "bf16", "f16"])
     a = p.parse_args()
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -88,13 +92,18 @@ def main():
             student.train()
 
     T, w = 1.5, 0.75
+    half = {"bf16": torch.bfloat16, "f16": torch.float16}.get(a.autocast)
+    # f16 would also scale its loss (torch.amp.GradScaler); a scale multiplies one scalar, so
+    # the timings leave it out.
+    student_pass = (lambda: torch.autocast(device_type=dev.type, dtype=half)) if half else contextlib.nullcontext
 
     def prediction_step():
         with torch.no_grad():
             t = teacher(input_ids=ids, attention_mask=mask)
-        s = student(input_ids=ids, attention_mask=mask)
+        with student_pass():
+            s = student(input_ids=ids, attention_mask=mask)
         loss = 0
-        for sl, tl in ((s.start_logits, t.start_logits), (s.end_logits, t.end_logits)):
+        for sl, tl in ((s.start_logits.float(), t.start_logits), (s.end_logits.float(), t.end_logits)):
             kd = F.kl_div(F.log_softmax(sl / T, -1), F.log_softmax(tl / T, -1), reduction="batchmean", log_target=True) * T * T
             loss = loss + (w * kd + (1 - w) * F.cross_entropy(sl, gold)) / 2
         opt.zero_grad()
@@ -105,7 +114,9 @@ def main():
     def intermediate_step():
         with torch.no_grad():
             t = maps_teacher(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
-        s = maps_student(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+        with student_pass():
+            s = maps_student(input_ids=ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+        s = type(s)(hidden_states=[h.float() for h in s.hidden_states], attentions=[m.float() for m in s.attentions])
         pairs = [((i + 1), (i + 1) * n // a.student_layers) for i in range(a.student_layers)]
         loss = F.mse_loss(s.hidden_states[0], t.hidden_states[0])
         for si, ti in pairs:
@@ -127,7 +138,7 @@ def main():
     sf = flops(cfg, a.batch, a.seq, a.student_layers)
     step_flops = tf_ + 3 * sf
     print(json.dumps({
-        "torch": torch.__version__, "device": str(dev), "threads": a.threads, "batch": a.batch, "seq": a.seq, "attention": a.attention,
+        "torch": torch.__version__, "device": str(dev), "threads": a.threads, "batch": a.batch, "seq": a.seq, "attention": a.attention, "autocast": a.autocast,
         "forward_ms": fwd * 1e3, "forward_gflops": tf_ / fwd / 1e9, "student_forward_ms": sfwd * 1e3,
         "student_speedup": fwd / sfwd, "flops_ratio": tf_ / sf,
         "prediction_step_ms": pred * 1e3, "prediction_step_gflops": step_flops / pred / 1e9,

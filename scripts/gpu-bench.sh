@@ -7,8 +7,9 @@
 #      both; the largest difference of every hidden state, attention score and probability and
 #      QA logit (flex matches transformers, tests/parity);
 #   2. speed: `distill bench --steps` (forward, prediction- and intermediate-layer distillation
-#      step, GEMM) at three shapes on the GPU, beside the same measurements in PyTorch on CUDA
-#      (scripts/bench_torch.py --device cuda) where torch sees the GPU;
+#      step, GEMM) at three shapes on the GPU, in f32 and with the student in bf16, beside the
+#      same measurements in PyTorch on CUDA (scripts/bench_torch.py --device cuda, f32 and
+#      autocast bf16) where torch sees the GPU;
 #   3. training: the same short QA fine-tune from the same seed on both, their losses update by
 #      update and their time per update.
 # MODEL is a checkpoint directory, or one holding only config.json and tokenizer.json: random
@@ -78,14 +79,20 @@ fi
 if [[ $parts == *" speed "* ]]; then
 log "2. speed: distill bench --steps on $gpu, and PyTorch on CUDA"
 torch_gpu=$(python3 -c 'import torch; print(int(torch.cuda.is_available()))' 2>/dev/null || echo 0)
-for shape in "8 128" "32 128" "32 384"; do
-  set -- $shape
-  DISTILL_DEVICE=$gpu "$distill" bench --steps --teacher "$model" --batch "$1" --seq "$2" --student-layers 3 \
-    --iterations "$iterations" | tee "$out/steps-$gpu-b$1-s$2.json"
-  if [ "$torch_gpu" = 1 ]; then
-    python3 scripts/bench_torch.py "$model" --batch "$1" --seq "$2" --student-layers 3 --iterations "$iterations" \
-      --device cuda | tee "$out/steps-torch-cuda-b$1-s$2.json"
-  fi
+# f32, then the student's passes in bf16 (distill --precision) against torch.autocast bf16; a
+# device without bf16 arithmetic refuses the flag, which is recorded and the run goes on.
+for precision in f32 bf16; do
+  autocast=$([ "$precision" = f32 ] && echo none || echo "$precision")
+  for shape in "8 128" "32 128" "32 384"; do
+    set -- $shape
+    DISTILL_DEVICE=$gpu "$distill" bench --steps --teacher "$model" --batch "$1" --seq "$2" --student-layers 3 \
+      --iterations "$iterations" --precision "$precision" | tee "$out/steps-$gpu-$precision-b$1-s$2.json" \
+      || echo "distill --precision $precision on $gpu failed (see above)" | tee -a "$out/refused.txt"
+    if [ "$torch_gpu" = 1 ]; then
+      python3 scripts/bench_torch.py "$model" --batch "$1" --seq "$2" --student-layers 3 --iterations "$iterations" \
+        --device cuda --autocast "$autocast" | tee "$out/steps-torch-cuda-$precision-b$1-s$2.json"
+    fi
+  done
 done
 fi
 

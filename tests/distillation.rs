@@ -9,45 +9,16 @@
 //! transfer set, as in Hinton et al.).
 
 use distill_core::burn::module::Module;
-use distill_core::model::{EncoderConfig, Head, HeadLayout, PoolerActivation, RandomInit, TaskModel, init_random};
+use distill_core::model::TaskModel;
 use distill_core::strategy::intermediate::{IntermediateConfig, Projections};
 use distill_core::strategy::mapping::LayerMapping;
 use distill_core::strategy::prediction::{KdLoss, PredictionConfig};
 use distill_core::train::checkpoint::Trainable;
-use distill_core::train::evaluate::{ClassificationEvaluator, Evaluator};
-use distill_core::train::examples::{Target, TrainExample};
+use distill_core::train::examples::TrainExample;
 use distill_core::train::teacher_cache;
 use distill_core::train::trainer::{Stage, StageLoss, TrainConfig, run_stage};
 
-const VOCAB: usize = 40;
-
-fn examples(n: usize, seed: u64, labelled: bool) -> Vec<TrainExample> {
-    let mut rng = RandomInit::new(seed, 1.0);
-    let mut uniform = |k: usize| (rng.next_u64() % k as u64) as usize;
-    (0..n)
-        .map(|_| {
-            let len = 10 + uniform(7);
-            let mut ids = vec![1i64];
-            ids.extend((0..len).map(|_| 4 + uniform(VOCAB - 4) as i64));
-            let marked = ids.iter().filter(|&&t| (4..12).contains(&t)).count();
-            TrainExample {
-                token_type_ids: vec![0; ids.len()],
-                input_ids: ids,
-                target: if labelled { Target::Label(usize::from(marked >= 3)) } else { Target::None },
-                positions: None,
-            }
-        })
-        .collect()
-}
-
-fn config(layers: usize, hidden: usize) -> EncoderConfig {
-    EncoderConfig { max_position_embeddings: 32, initializer_range: 0.05, ..distill_tests::tiny_config(VOCAB, layers, hidden, 4) }
-}
-
-fn model(layers: usize, hidden: usize, seed: u64) -> TaskModel {
-    let layout = HeadLayout { pooler_activation: PoolerActivation::Tanh };
-    init_random(&config(layers, hidden), Some((Head::Classification, 2)), layout, seed, &distill_core::default_device()).unwrap()
-}
+use distill_tests::marked::{accuracy, examples, model};
 
 #[allow(clippy::too_many_arguments)] // the trainer's inputs, spelled out for each test case
 fn train(student: TaskModel, projections_for: Option<usize>, loss: StageLoss, data: &[TrainExample], teachers: &[TaskModel], logits: &[Vec<teacher_cache::ExampleLogits>], cfg: &TrainConfig, dir: &std::path::Path) -> Trainable {
@@ -58,11 +29,6 @@ fn train(student: TaskModel, projections_for: Option<usize>, loss: StageLoss, da
     };
     let stage = Stage { name: "test", loss, examples: data, teachers, teacher_logits: logits, evaluator: None, dir, pad_id: 0, resume: false, fingerprint: Default::default() };
     run_stage(Trainable { model: student, projections }, &stage, cfg, &|_, _| Ok(())).unwrap().trainable
-}
-
-fn accuracy(model: &TaskModel, dev: &[TrainExample]) -> f64 {
-    let eval = ClassificationEvaluator { examples: dev.to_vec(), num_labels: 2, pad_id: 0, batch_size: 64 };
-    eval.evaluate(model).unwrap().metric
 }
 
 #[test]

@@ -13,6 +13,12 @@ fn check(name: &str, expected_plugin: &str, expected_outputs: &[&str], tolerance
     let dir = fixture(name);
     let registry = Registry::builtin().unwrap();
     let device = distill_core::default_device();
+    // Run on a GPU backend (DISTILL_DEVICE=vulkan in a build with the feature), these checks
+    // must not pass on the CPU the device fell back to.
+    let asked = std::env::var("DISTILL_DEVICE").unwrap_or_default();
+    if !["", "cpu", "flex"].contains(&asked.as_str()) {
+        assert_eq!(distill_core::device_name(), asked, "DISTILL_DEVICE={asked} asked for, but its device did not start");
+    }
     let model = Pretrained::load(dir.to_str().unwrap(), None, &registry, &device).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(model.spec.name, expected_plugin);
     assert!(model.unused_tensors.is_empty(), "{name}: unused tensors {:?}", model.unused_tensors);
@@ -25,7 +31,7 @@ fn check(name: &str, expected_plugin: &str, expected_outputs: &[&str], tolerance
     }
     let actual = forward_tensors(&model.model, &batch);
     let (worst, diff) = max_abs_diff(&expected, &actual);
-    println!("{name}: max |diff| {diff:.3e} (at {worst}) over {} tensors", expected.len());
+    println!("{name} on {}: max |diff| {diff:.3e} (at {worst}) over {} tensors", distill_core::device_name(), expected.len());
     assert!(diff <= tolerance, "{name}: `{worst}` differs from transformers by {diff:e} > {tolerance:e}");
 }
 

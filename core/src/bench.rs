@@ -14,6 +14,7 @@ use crate::strategy::intermediate::{IntermediateConfig, Projections, intermediat
 use crate::strategy::prediction::{PredictionConfig, TeacherLogits, prediction_loss};
 use crate::train::checkpoint::Trainable;
 use crate::train::optimizer::{AdamW, AdamWConfig};
+use crate::train::precision::Precision;
 
 /// A batch of random ids (fixed seed) with every position attended. A batch of no examples, or
 /// a length the model's position table does not hold, is refused (`--batch`, `--seq`).
@@ -150,8 +151,9 @@ pub enum StepKind {
     HiddenStates,
 }
 
-/// Seconds per distillation step of `student` learning from `teacher` on `batch` (QA heads).
-pub fn step_time(teacher: &TaskModel, student: &TaskModel, batch: &TokenBatch, kind: StepKind, iterations: usize) -> Timing {
+/// Seconds per distillation step of `student` learning from `teacher` on `batch` (QA heads),
+/// the student's passes in `precision`.
+pub fn step_time(teacher: &TaskModel, student: &TaskModel, batch: &TokenBatch, kind: StepKind, precision: Precision, iterations: usize) -> Timing {
     let device = student.encoder.device();
     let (b, l) = (batch.batch_size(), batch.seq_len());
     let s_width = student.encoder.config.hidden_size;
@@ -171,7 +173,7 @@ pub fn step_time(teacher: &TaskModel, student: &TaskModel, batch: &TokenBatch, k
         let model = trainable.take().expect("put back after each step");
         let t_out = teacher.forward_keeping(batch, intermediate.as_ref().map_or(Keep::LastHidden, IntermediateConfig::keep));
         // The prediction step's student keeps every layer, as it has since it was first timed.
-        let s_out = model.model.forward_keeping(batch, intermediate.as_ref().map_or(Keep::Everything, IntermediateConfig::keep));
+        let s_out = precision.forward(&model.model, batch, intermediate.as_ref().map_or(Keep::Everything, IntermediateConfig::keep));
         let loss = match &intermediate {
             None => {
                 let (tq, sq) = (t_out.qa.expect("QA teacher"), s_out.qa.expect("QA student"));

@@ -40,12 +40,19 @@ fn chosen_backend() -> &'static Backend {
         let cpu = &BACKENDS[0];
         let requested = std::env::var("DISTILL_DEVICE").unwrap_or_default();
         match backend_named(&requested) {
-            Some(backend) if starts(backend) => backend,
-            Some(gpu) => {
-                let name = gpu.name;
-                eprintln!("warning: DISTILL_DEVICE={name}: no {name} device could be started (driver or loader missing?); using the CPU (flex)");
-                cpu
-            }
+            Some(backend) => match start_failure(backend) {
+                None => backend,
+                Some(reason) => {
+                    let name = backend.name;
+                    eprintln!("warning: DISTILL_DEVICE={name}: no {name} device could be started (driver or loader missing?); using the CPU (flex)");
+                    if std::env::var_os("DISTILL_VERBOSE").is_some_and(|v| !v.is_empty() && v != "0") {
+                        eprintln!("  {name} start-up error: {reason}");
+                    } else {
+                        eprintln!("  set DISTILL_VERBOSE=1 to see the {name} runtime's start-up error");
+                    }
+                    cpu
+                }
+            },
             None => {
                 eprintln!("warning: DISTILL_DEVICE={requested:?} is not a backend of this build; using the CPU (flex)");
                 cpu
@@ -60,28 +67,44 @@ fn backend_named(name: &str) -> Option<&'static Backend> {
     BACKENDS.iter().find(|backend| backend.name == name)
 }
 
-/// Whether one value makes the round trip to `backend`'s device and back. A GPU runtime that
-/// cannot start panics on its first operation, in cubecl's threads; the panic is caught and its
-/// message kept quiet, the warning of [`chosen_backend`] says what happened.
-fn starts(backend: &Backend) -> bool {
+/// Why one value cannot make the round trip to `backend`'s device and back, or `None` when it
+/// can. A GPU runtime that cannot start panics on its first operation, in cubecl's threads; the
+/// panic is caught and its message kept for the warning of [`chosen_backend`] (shown under
+/// `DISTILL_VERBOSE`), not printed as a crash.
+fn start_failure(backend: &Backend) -> Option<String> {
     if backend.name == "flex" {
-        return true;
+        return None;
     }
+    let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let ok = std::panic::catch_unwind(|| {
+    let kept = messages.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        let place = info.location().map(|l| format!(" (at {}:{})", l.file(), l.line())).unwrap_or_default();
+        kept.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{text}{place}"));
+    }));
+    let round_trip = std::panic::catch_unwind(|| {
         let device = (backend.device)();
         let one = burn::tensor::Tensor::<1>::from_data(burn::tensor::TensorData::new(vec![1.0f32], [1]), &device);
-        one.into_scalar::<f32>() == 1.0
-    })
-    .unwrap_or(false);
+        one.into_scalar::<f32>()
+    });
     std::panic::set_hook(hook);
-    ok
+    let messages = messages.lock().unwrap_or_else(|e| e.into_inner()).join("; ");
+    match round_trip {
+        Ok(1.0) => None,
+        Ok(value) => Some(format!("1.0 came back as {value}")),
+        Err(_) => Some(messages),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{backend_named, starts};
+    use super::{backend_named, start_failure};
 
     #[test]
     fn names_select_the_cpu_or_a_backend_of_this_build() {
@@ -93,6 +116,6 @@ mod tests {
         assert!(backend_named("vulkan").is_none(), "a build without the feature has no vulkan");
         #[cfg(feature = "vulkan")]
         assert_eq!(backend_named("vulkan").map(|b| b.name), Some("vulkan"));
-        assert!(starts(backend_named("flex").unwrap()));
+        assert_eq!(start_failure(backend_named("flex").unwrap()), None);
     }
 }

@@ -2,13 +2,20 @@
 //! make one temporary tensor per operation (or call scalar libm): the parallel loops that the
 //! fused AdamW update (train/optimizer.rs) and the dropout masks run on.
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{DType, Device, Tensor};
 
 /// Whether `x` lives on the CPU backend, directly or under autodiff: where the host kernels of
 /// this crate replace burn's element-wise operations.
 pub fn on_cpu<const D: usize>(x: &Tensor<D>) -> bool {
     let device = if x.is_autodiff() { x.clone().inner().device() } else { x.device() };
     device == Device::flex()
+}
+
+/// Whether the host kernels that read and write f32 (attention, softmax, GELU) serve `x`: an f32
+/// tensor on the CPU backend. Half-precision tensors (mixed-precision training) take burn's own
+/// operations.
+pub fn f32_on_cpu<const D: usize>(x: &Tensor<D>) -> bool {
+    x.dtype() == DType::F32 && on_cpu(x)
 }
 
 fn cores() -> usize {

@@ -91,6 +91,13 @@ pub fn tiny_qa_bert(dir: &Path, layers: usize, hidden: usize, heads: usize, seed
     save_tiny_bert(dir, &tiny_config(30522, layers, hidden, heads), Some((distill_core::model::Head::QuestionAnswering, 2)), serde_json::Map::new(), seed);
 }
 
+/// Like [`tiny_qa_bert`] with dropout off (config.json's dropout probabilities 0): its training
+/// is deterministic, so two backends can be compared update by update.
+pub fn tiny_qa_bert_without_dropout(dir: &Path, layers: usize, hidden: usize, heads: usize, seed: u64) {
+    let config = distill_core::model::EncoderConfig { hidden_dropout: 0.0, attention_dropout: 0.0, ..tiny_config(30522, layers, hidden, heads) };
+    save_tiny_bert(dir, &config, Some((distill_core::model::Head::QuestionAnswering, 2)), serde_json::Map::new(), seed);
+}
+
 /// Like [`tiny_qa_bert`], without a task head (a base checkpoint, as pre-trained models come).
 pub fn tiny_base_bert(dir: &Path, layers: usize, hidden: usize, heads: usize, seed: u64) {
     save_tiny_bert(dir, &tiny_config(30522, layers, hidden, heads), None, serde_json::Map::new(), seed);
@@ -234,5 +241,61 @@ impl Rng {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         (self.0 % n as u64) as usize
+    }
+}
+
+/// The synthetic task of tests/distillation.rs and tests/precision.rs: sequences of token ids,
+/// labelled 1 when at least three "marked" tokens (ids 4 to 11) occur. Small enough to train a
+/// teacher and students in seconds, hard enough that 120 labels alone do not learn it.
+pub mod marked {
+    use distill_core::model::{EncoderConfig, Head, HeadLayout, PoolerActivation, RandomInit, TaskModel, init_random};
+    use distill_core::train::evaluate::{ClassificationEvaluator, Evaluator};
+    use distill_core::train::examples::{Target, TrainExample};
+
+    const VOCAB: usize = 40;
+
+    /// `n` sequences drawn with `seed`; with `labelled` false their targets are left out (a
+    /// transfer set).
+    pub fn examples(n: usize, seed: u64, labelled: bool) -> Vec<TrainExample> {
+        let mut rng = RandomInit::new(seed, 1.0);
+        let mut uniform = |k: usize| (rng.next_u64() % k as u64) as usize;
+        (0..n)
+            .map(|_| {
+                let len = 10 + uniform(7);
+                let mut ids = vec![1i64];
+                ids.extend((0..len).map(|_| 4 + uniform(VOCAB - 4) as i64));
+                let marked = ids.iter().filter(|&&t| (4..12).contains(&t)).count();
+                TrainExample {
+                    token_type_ids: vec![0; ids.len()],
+                    input_ids: ids,
+                    target: if labelled { Target::Label(usize::from(marked >= 3)) } else { Target::None },
+                    positions: None,
+                }
+            })
+            .collect()
+    }
+
+    fn config(layers: usize, hidden: usize) -> EncoderConfig {
+        EncoderConfig { max_position_embeddings: 32, initializer_range: 0.05, ..super::tiny_config(VOCAB, layers, hidden, 4) }
+    }
+
+    /// A random classifier of `layers` layers `hidden` wide.
+    pub fn model(layers: usize, hidden: usize, seed: u64) -> TaskModel {
+        let layout = HeadLayout { pooler_activation: PoolerActivation::Tanh };
+        init_random(&config(layers, hidden), Some((Head::Classification, 2)), layout, seed, &distill_core::default_device()).unwrap()
+    }
+
+    /// [`model`] with dropout off: its training draws no random numbers, so it gives the same
+    /// losses whatever else runs beside it (dropout masks come from the device's one generator).
+    pub fn model_without_dropout(layers: usize, hidden: usize, seed: u64) -> TaskModel {
+        let layout = HeadLayout { pooler_activation: PoolerActivation::Tanh };
+        let config = EncoderConfig { hidden_dropout: 0.0, attention_dropout: 0.0, ..config(layers, hidden) };
+        init_random(&config, Some((Head::Classification, 2)), layout, seed, &distill_core::default_device()).unwrap()
+    }
+
+    /// A model's accuracy on marked sequences.
+    pub fn accuracy(model: &TaskModel, dev: &[TrainExample]) -> f64 {
+        let eval = ClassificationEvaluator { examples: dev.to_vec(), num_labels: 2, pad_id: 0, batch_size: 64 };
+        eval.evaluate(model).unwrap().metric
     }
 }

@@ -48,6 +48,10 @@ pub struct Args {
     /// (the Rust side of scripts/bench-vs-pytorch.sh).
     #[arg(long, requires = "teacher")]
     steps: bool,
+    /// Arithmetic of the student's passes in --steps mode: f32, bf16 or f16 (mixed precision,
+    /// as `distill run --precision`).
+    #[arg(long, default_value = "f32", value_parser = |s: &str| s.parse::<distill_core::train::precision::Precision>())]
+    precision: distill_core::train::precision::Precision,
     /// Layers of the student in --steps mode.
     #[arg(long, default_value_t = 3)]
     student_layers: usize,
@@ -124,12 +128,13 @@ fn steps(args: &Args) -> Result<Value> {
         teacher.model = distill_core::model::with_new_head(teacher.model, (distill_core::model::Head::QuestionAnswering, 2), teacher.spec.head_layout(), 1)?;
     }
     let student = from_teacher_layers(&teacher.model, &copied_layers(args.student_layers, teacher.model.encoder.layers.len())?)?;
+    args.precision.check_device(&distill_core::default_device())?;
     let seq = args.seqs()[0];
     let batch = random_batch(&teacher.config, args.batch, seq, 3)?;
     let forward = forward_time(&teacher.model, &batch, args.iterations);
-    let prediction = step_time(&teacher.model, &student, &batch, StepKind::Prediction, args.iterations);
-    let intermediate = step_time(&teacher.model, &student, &batch, StepKind::Intermediate, args.iterations);
-    let hidden = step_time(&teacher.model, &student, &batch, StepKind::HiddenStates, args.iterations);
+    let prediction = step_time(&teacher.model, &student, &batch, StepKind::Prediction, args.precision, args.iterations);
+    let intermediate = step_time(&teacher.model, &student, &batch, StepKind::Intermediate, args.precision, args.iterations);
+    let hidden = step_time(&teacher.model, &student, &batch, StepKind::HiddenStates, args.precision, args.iterations);
     let t_flops = forward_flops(&teacher.config, args.batch, seq);
     let s_flops = forward_flops(&student.encoder.config, args.batch, seq);
     // A training step: the teacher's forward, the student's forward and backward (about 2x forward).
@@ -137,7 +142,7 @@ fn steps(args: &Args) -> Result<Value> {
     let student_forward = forward_time(&student, &batch, args.iterations);
     let machine = distill_core::bench::machine();
     Ok(json!({
-        "batch": args.batch, "seq": seq, "device": distill_core::device_name(), "threads": machine.threads, "processor": machine.processor,
+        "batch": args.batch, "seq": seq, "precision": args.precision.to_string(), "device": distill_core::device_name(), "threads": machine.threads, "processor": machine.processor,
         "forward_ms": forward.seconds * 1e3, "forward_gflops": t_flops / forward.seconds / 1e9,
         "student_forward_ms": student_forward.seconds * 1e3,
         "student_speedup": forward.seconds / student_forward.seconds, "flops_ratio": t_flops / s_flops,

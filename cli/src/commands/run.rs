@@ -11,6 +11,7 @@ use distill_core::recipe::{RunConfig, Task, run_with_sources as run_recipe};
 use distill_core::strategy::Strategy;
 use distill_core::strategy::mapping::LayerMapping;
 use distill_core::strategy::prediction::KdLoss;
+use distill_core::train::precision::Precision;
 use distill_core::strategy::student_init::NeuronImportance;
 use serde::Serialize;
 
@@ -150,6 +151,10 @@ pub struct Args {
     /// length, then the batches shuffled): less padding, faster epochs.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     group_by_length: Option<bool>,
+    /// Arithmetic of the student's passes: f32, or bf16 / f16 with f32 master weights and AdamW
+    /// moments (f16 with loss scaling); teachers and saved students stay f32 [default: f32].
+    #[arg(long, value_parser = |s: &str| s.parse::<Precision>())]
+    precision: Option<Precision>,
     /// Epochs of each intermediate stage [default: 1].
     #[arg(long)]
     intermediate_epochs: Option<usize>,
@@ -248,7 +253,7 @@ pub struct Args {
 /// The configuration key a flag's field sets: its own name, under the section it belongs to.
 fn config_path(field: &str) -> String {
     let section = match field {
-        "seed" | "epochs" | "max_steps" | "batch_size" | "grad_accum" | "learning_rate" | "warmup_ratio" | "eval_every" | "patience" | "save_every" | "group_by_length" => "train_config.",
+        "seed" | "epochs" | "max_steps" | "batch_size" | "grad_accum" | "learning_rate" | "warmup_ratio" | "eval_every" | "patience" | "save_every" | "group_by_length" | "precision" => "train_config.",
         "weight_decay" | "max_grad_norm" => "train_config.optimizer.",
         "temperature" | "distill_weight" | "kd_loss" => "prediction.",
         "layer_mapping" | "embedding_weight" | "hidden_weight" | "attention_weight" | "head_averaged_attention" => "intermediate.",
@@ -385,7 +390,7 @@ mod tests {
             ("train", "a"), ("dev", "b"), ("general-train", "c"), ("intermediate-train", "d"), ("output", "o"), ("cache-dir", "k"),
             ("seed", "7"), ("epochs", "3"), ("max-steps", "9"), ("batch-size", "4"), ("grad-accum", "2"), ("learning-rate", "0.001"),
             ("warmup-ratio", "0.2"), ("weight-decay", "0.5"), ("max-grad-norm", "2"), ("eval-every", "5"), ("patience", "2"),
-            ("save-every", "11"), ("group-by-length", "true"), ("intermediate-epochs", "3"), ("intermediate-learning-rate", "0.01"),
+            ("save-every", "11"), ("group-by-length", "true"), ("precision", "bf16"), ("intermediate-epochs", "3"), ("intermediate-learning-rate", "0.01"),
             ("temperature", "3"), ("distill-weight", "0.5"), ("kd-loss", "mse"), ("mask-question", "true"), ("layer-mapping", "last"),
             ("embedding-weight", "2"), ("hidden-weight", "2"), ("attention-weight", "0"), ("intermediate-prediction-weight", "0.5"),
             ("head-averaged-attention", "true"), ("max-seq-len", "128"), ("doc-stride", "32"), ("max-query-length", "16"),

@@ -3,7 +3,7 @@
 //! of a MiniLM forward pass, and its backward (erf again, plus exp) 12 % of a training step.
 
 use burn::tensor::activation::{gelu, gelu_approximate, relu, softmax};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{FloatDType, Tensor, TensorData};
 
 use super::config::Activation;
 use crate::host;
@@ -82,7 +82,9 @@ fn gelu_cpu_autodiff<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// exactly zero in value.
 pub(crate) fn masked_softmax<const D: usize>(x: Tensor<D>, bias: Tensor<D>) -> Tensor<D> {
     let dim = D - 1;
-    if !host::on_cpu(&x) {
+    if !host::f32_on_cpu(&x) {
+        // The mask is made in f32; a half-precision pass adds it in its own type.
+        let bias = bias.cast(FloatDType::from(x.dtype()));
         return softmax(x + bias, dim);
     }
     let bias = if bias.is_autodiff() { bias.inner() } else { bias };
@@ -115,7 +117,7 @@ fn softmax_on_host<const D: usize>(x: Tensor<D>, bias: Tensor<D>) -> Tensor<D> {
 
 pub(crate) fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {
     match activation {
-        Activation::Gelu if host::on_cpu(&x) => {
+        Activation::Gelu if host::f32_on_cpu(&x) => {
             if x.is_autodiff() {
                 gelu_cpu_autodiff(x)
             } else {

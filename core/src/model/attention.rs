@@ -44,7 +44,7 @@ impl SelfAttention {
     /// maps are kept). For inference: the fused kernel has no dropout and no backward.
     pub fn forward_fused(&self, hidden: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
         let [batch, seq, width] = hidden.dims();
-        if crate::host::on_cpu(&hidden) && !hidden.is_autodiff() {
+        if crate::host::f32_on_cpu(&hidden) && !hidden.is_autodiff() {
             let context = self.attention_on_host(&hidden, mask_bias);
             return self.layer_norm.forward(per_token(&self.output, context) + hidden);
         }

@@ -5,7 +5,7 @@
 //! elements expands it, and the input is multiplied once by a mask of 0 and 1/(1-p).
 
 use burn::nn::Dropout;
-use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, FloatDType, Tensor, TensorData};
 
 use crate::host;
 
@@ -22,7 +22,9 @@ pub(crate) fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D
     let draws = crate::model::to_host(Tensor::<1>::random([2], Distribution::Default, &device)).1;
     let seed = (u64::from(draws[0].to_bits()) << 32) | u64::from(draws[1].to_bits());
     let mask = dropout_mask(dims.iter().product(), layer.prob, seed);
-    x * Tensor::from_inner(Tensor::<D>::from_data(TensorData::new(mask, dims), &device))
+    // The same mask whatever the precision: drawn in f32, cast to a half-precision input's type.
+    let mask = Tensor::<D>::from_data(TensorData::new(mask, dims), &device).cast(FloatDType::from(x.dtype()));
+    x * Tensor::from_inner(mask)
 }
 
 fn splitmix64(state: &mut u64) -> u64 {

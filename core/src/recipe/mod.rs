@@ -231,6 +231,7 @@ pub fn run(registry: &Registry, config: &RunConfig, device: &Device) -> Result<R
 /// [`run`], recording in `run-config.json` what set each value (`layers::RunConfig::layered`).
 pub fn run_with_sources(registry: &Registry, config: &RunConfig, sources: &Sources, device: &Device) -> Result<RunReport> {
     config.validate()?;
+    config.train_config.precision.check_device(device)?;
     let config = &config.with_hub_data_resolved()?;
     check_plugins(registry, config)?;
     let output = require(&config.output, "--output")?.clone();

@@ -8,6 +8,7 @@ use burn::module::Module;
 use serde::{Deserialize, Serialize};
 
 use super::optimizer::{AdamW, load_named_params, named_params};
+use super::precision::LossScaler;
 use crate::error::{DistillError, Result};
 use crate::hashing::Fingerprint;
 use crate::model::TaskModel;
@@ -41,6 +42,10 @@ pub struct TrainState {
     /// resumed run reports its whole training time.
     #[serde(default)]
     pub seconds: f64,
+    /// f16 mixed precision: the loss scale and its run of finite updates, so a resumed run
+    /// scales as the uninterrupted one would.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scaler: Option<LossScaler>,
 }
 
 fn fingerprint_or_digest<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Fingerprint, D::Error> {

@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod evaluate;
 pub mod examples;
 pub mod optimizer;
+pub mod precision;
 pub mod progress;
 pub mod schedule;
 pub mod teacher_cache;

@@ -230,18 +230,34 @@ impl AdamW {
 
     /// One update of `module` with `grads` at learning rate `lr`; returns the module and the
     /// gradients' global norm before clipping.
-    pub fn step<M: Module>(&mut self, module: M, mut grads: GradientsParams, lr: f64) -> (M, f64) {
+    pub fn step<M: Module>(&mut self, module: M, grads: GradientsParams, lr: f64) -> (M, f64) {
+        self.update(module, grads, lr, 1.0, false)
+    }
+
+    /// The update of [`AdamW::step`] with gradients of a loss multiplied by `loss_scale` (f16
+    /// mixed precision), divided by it first. Gradients that overflowed (a norm that is not
+    /// finite) leave the module and the moments as they were; the norm returned, unscaled,
+    /// says which happened.
+    pub fn step_scaled<M: Module>(&mut self, module: M, grads: GradientsParams, lr: f64, loss_scale: f64) -> (M, f64) {
+        self.update(module, grads, lr, loss_scale, true)
+    }
+
+    fn update<M: Module>(&mut self, module: M, mut grads: GradientsParams, lr: f64, loss_scale: f64, skip_overflow: bool) -> (M, f64) {
         let mut host = HostGrads { grads: &mut grads, out: HashMap::new(), sum_sq: 0.0 };
         if self.fused_on_cpu {
             module.visit(&mut host);
         }
         let (host_grads, host_sum_sq) = (host.out, host.sum_sq);
         let device_norm = grad_norm(&module, &grads);
-        let norm = (device_norm * device_norm + host_sum_sq).sqrt();
-        let scale = match self.config.max_grad_norm {
+        let norm = (device_norm * device_norm + host_sum_sq).sqrt() / loss_scale;
+        if skip_overflow && !norm.is_finite() {
+            return (module, norm);
+        }
+        let clip = match self.config.max_grad_norm {
             Some(max) if norm > max => max / (norm + 1e-6),
             _ => 1.0,
         };
+        let scale = clip / loss_scale;
         self.updates += 1;
         let mut mapper = StepMapper { opt: self, grads: &mut grads, host_grads, lr, scale, path: Path::default() };
         (module.map(&mut mapper), norm)
@@ -383,6 +399,50 @@ mod tests {
             // Clipping was active and the update moved the parameters.
             assert!(norms[0] > 0.5);
             assert!(p.iter().flatten().zip(initial.iter().flatten()).any(|(x, y)| (x - *y as f64).abs() > 0.01));
+        }
+    }
+
+    /// f16 loss scaling: gradients of the loss times 1024 divided back by `step_scaled` give the
+    /// updates of the plain loss (clipping active); an overflowed gradient (the loss times
+    /// infinity) leaves the layer, the moments and the step count as they were, so the steps
+    /// after it still match.
+    #[test]
+    fn scaled_steps_equal_plain_ones_and_an_overflow_is_skipped() {
+        for fused in [true, false] {
+            let device = Device::flex().autodiff();
+            let layer: Linear = LinearConfig::new(3, 2).init(&device);
+            let host = |layer: &Linear| [crate::model::to_host(layer.weight.val().inner()).1, crate::model::to_host(layer.bias.as_ref().expect("bias").val().inner()).1];
+            let a = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, -1.0, 2.0, 1.5, 0.25, -0.75], [3, 2]), &device);
+            let grads = |layer: &Linear, loss_scale: f32| {
+                let (w, bias) = (layer.weight.val(), layer.bias.as_ref().expect("bias").val());
+                let loss = (w.clone() * a.clone()).sum() + ((w.clone() * w).sum() + (bias.clone() * bias).sum()).div_scalar(2.0);
+                GradientsParams::from_grads(loss.mul_scalar(loss_scale).backward(), layer)
+            };
+            let config = AdamWConfig { max_grad_norm: Some(0.5), weight_decay: 0.01, ..AdamWConfig::default() };
+            let (mut plain_opt, mut scaled_opt) = (AdamW::new(config), AdamW::new(config));
+            (plain_opt.fused_on_cpu, scaled_opt.fused_on_cpu) = (fused, fused);
+            let (mut plain, mut scaled) = (layer.clone(), layer);
+            for step in 0..3 {
+                let g = grads(&plain, 1.0);
+                let (next, plain_norm) = plain_opt.step(plain, g, 0.05);
+                plain = next;
+                let g = grads(&scaled, 1024.0);
+                let (next, scaled_norm) = scaled_opt.step_scaled(scaled, g, 0.05, 1024.0);
+                scaled = next;
+                assert!((plain_norm - scaled_norm).abs() < 1e-5 * plain_norm, "fused {fused}: norm {scaled_norm} vs {plain_norm}");
+                if step == 1 {
+                    let before = host(&scaled);
+                    let g = grads(&scaled, f32::INFINITY);
+                    let (next, norm) = scaled_opt.step_scaled(scaled, g, 0.05, 65536.0);
+                    scaled = next;
+                    assert!(!norm.is_finite(), "fused {fused}: an overflow reads as a non-finite norm, got {norm}");
+                    assert_eq!(host(&scaled), before, "fused {fused}: a skipped update leaves the layer");
+                }
+            }
+            assert_eq!((plain_opt.updates, scaled_opt.updates), (3, 3), "fused {fused}: the skipped update is not counted");
+            for (want, got) in host(&plain).iter().flatten().zip(host(&scaled).iter().flatten()) {
+                assert!((want - got).abs() < 1e-6, "fused {fused}: scaled {got} vs plain {want}");
+            }
         }
     }
 }

@@ -18,6 +18,7 @@ use super::checkpoint::{self, TrainState, Trainable};
 use super::evaluate::Evaluator;
 use super::examples::{Collated, LabelledTokens, Target, TrainExample, collate, gold_indices};
 use super::optimizer::{AdamW, AdamWConfig};
+use super::precision::Precision;
 use super::progress::{MetricsLog, bar};
 use super::schedule::LinearSchedule;
 use super::teacher_cache::ExampleLogits;
@@ -52,6 +53,10 @@ pub struct TrainConfig {
     /// before it existed still resume.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub group_by_length: bool,
+    /// The float type of the student's forward and backward passes (`precision`): f32, or bf16
+    /// or f16 with f32 master weights. Left out when f32, as `group_by_length` is when off.
+    #[serde(skip_serializing_if = "Precision::is_f32")]
+    pub precision: Precision,
 }
 
 impl Default for TrainConfig {
@@ -69,6 +74,7 @@ impl Default for TrainConfig {
             patience: None,
             save_every: 200,
             group_by_length: false,
+            precision: Precision::F32,
         }
     }
 }
@@ -221,11 +227,11 @@ fn live_teacher_head(teacher: &TaskOutput, head: usize, stage: &str) -> Result<T
     Ok(TeacherLogits::One(logits.autodiff()))
 }
 
-fn batch_loss(student: &Trainable, stage: &Stage<'_>, rows: &[usize], batch: &Collated, device: &Device) -> Result<StepLoss> {
+fn batch_loss(student: &Trainable, stage: &Stage<'_>, rows: &[usize], batch: &Collated, precision: Precision, device: &Device) -> Result<StepLoss> {
     let b = rows.len();
     let seq = batch.tokens.seq_len();
     let keep = stage.loss.keep();
-    let out = student.model.forward_keeping(&batch.tokens, keep);
+    let out = precision.forward(&student.model, &batch.tokens, keep);
     let positions = Tensor::<2>::from_data(TensorData::new(batch.positions.clone(), [b, seq]), device);
     match &stage.loss {
         StageLoss::Finetune => {
@@ -331,10 +337,19 @@ struct UpdateSums {
     examples: usize,
 }
 
+/// One update: its index, its micro-batches (counted over all epochs) and the factor its loss is
+/// multiplied by before backward (f16's loss scale, else 1).
+struct Update<'a> {
+    step: usize,
+    micro: &'a [usize],
+    loss_scale: f64,
+}
+
 /// The forward and backward passes of one update's micro-batches: their gradients (each loss
-/// divided by their number) and the sums for the metrics line. A loss that is not finite stops
-/// the stage, naming the last good checkpoint.
-fn accumulate_update(student: &Trainable, stage: &Stage<'_>, order: &mut BatchOrder<'_>, micro: &[usize], step: usize, ckpt_path: &Path, ad: &Device) -> Result<(GradientsParams, UpdateSums)> {
+/// divided by their number, then multiplied by the loss scale) and the sums for the metrics line.
+/// A loss that is not finite stops the stage, naming the last good checkpoint.
+fn accumulate_update(student: &Trainable, stage: &Stage<'_>, order: &mut BatchOrder<'_>, update: Update<'_>, ckpt_path: &Path, ad: &Device) -> Result<(GradientsParams, UpdateSums)> {
+    let Update { step, micro, loss_scale } = update;
     let mut accumulator = GradientsAccumulator::<Trainable>::new();
     let mut sums = UpdateSums::default();
     for &g in micro {
@@ -343,7 +358,7 @@ fn accumulate_update(student: &Trainable, stage: &Stage<'_>, order: &mut BatchOr
         let batch = collate(&refs, stage.pad_id);
         // Dropout masks depend only on (seed, micro-batch): a resumed run draws the same ones.
         ad.seed(mix(order.config.seed, g as u64, 1));
-        let loss = batch_loss(student, stage, &rows, &batch, ad)?;
+        let loss = batch_loss(student, stage, &rows, &batch, order.config.precision, ad)?;
         let value = loss.total.clone().into_scalar::<f32>() as f64;
         if !value.is_finite() {
             return Err(DistillError::Invalid(format!(
@@ -363,7 +378,11 @@ fn accumulate_update(student: &Trainable, stage: &Stage<'_>, order: &mut BatchOr
                 None => sums.parts.push((name, v)),
             }
         }
-        let grads = loss.total.div_scalar(micro.len() as f64).backward();
+        let mut total = loss.total.div_scalar(micro.len() as f64);
+        if loss_scale != 1.0 {
+            total = total.mul_scalar(loss_scale);
+        }
+        let grads = total.backward();
         accumulator.accumulate(student, GradientsParams::from_grads(grads, student));
         sums.examples += rows.len();
     }
@@ -416,12 +435,13 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
     std::fs::create_dir_all(stage.dir).map_err(|e| DistillError::io(stage.dir, e))?;
     let ckpt_path: PathBuf = stage.dir.join("checkpoint.safetensors");
     let plain = trainable.model.encoder.device();
+    config.precision.check_device(&plain)?;
     let ad = plain.clone().autodiff();
     let total = total_steps(n, config);
     let schedule = LinearSchedule { peak: config.learning_rate, warmup_steps: (total as f64 * config.warmup_ratio).round() as usize, total_steps: total };
     let mut optimizer = AdamW::new(config.optimizer);
     let fp = fingerprint(stage, config);
-    let mut state = TrainState { step: 0, total_steps: total, best_metric: None, best_step: None, evals_since_best: 0, stopped_early: false, fingerprint: fp.clone(), optimizer_updates: 0, seconds: 0.0 };
+    let mut state = TrainState { step: 0, total_steps: total, best_metric: None, best_step: None, evals_since_best: 0, stopped_early: false, fingerprint: fp.clone(), optimizer_updates: 0, seconds: 0.0, loss_scaler: config.precision.loss_scaler() };
     let mut student = trainable.train();
     if stage.resume && ckpt_path.is_file() {
         (student, state) = resume(&ckpt_path, &fp, student, &mut optimizer)?;
@@ -448,9 +468,17 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
     while state.step < total && !state.stopped_early {
         let step = state.step;
         let micro: Vec<usize> = (0..accum).map(|j| step * accum + j).filter(|g| *g < micro_per_epoch * config.epochs).collect();
-        let (grads, sums) = accumulate_update(&student, stage, &mut order, &micro, step, &ckpt_path, &ad).inspect_err(|_| progress.abandon())?;
+        let loss_scale = state.loss_scaler.map_or(1.0, |s| s.scale);
+        let (grads, sums) = accumulate_update(&student, stage, &mut order, Update { step, micro: &micro, loss_scale }, &ckpt_path, &ad).inspect_err(|_| progress.abandon())?;
         let lr = schedule.lr(step);
-        let (updated, grad_norm) = optimizer.step(student, grads, lr);
+        let (updated, grad_norm) = match &mut state.loss_scaler {
+            None => optimizer.step(student, grads, lr),
+            Some(scaler) => {
+                let (updated, norm) = optimizer.step_scaled(student, grads, lr, scaler.scale);
+                scaler.update(norm.is_finite());
+                (updated, norm)
+            }
+        };
         student = updated;
         state.step += 1;
         state.optimizer_updates = optimizer.updates;
@@ -463,6 +491,12 @@ pub fn run_stage(trainable: Trainable, stage: &Stage<'_>, config: &TrainConfig, 
             "rss_mb": crate::bench::rss_bytes().map(|b| b as f64 / 1048576.0),
         });
         rate_clock = Instant::now();
+        if state.loss_scaler.is_some() {
+            // f16: the scale this update's loss was multiplied by, and whether its gradients
+            // overflowed (the update then skipped, the scale halved).
+            record["loss_scale"] = json!(loss_scale);
+            record["skipped"] = json!(!grad_norm.is_finite());
+        }
         for (name, v) in &sums.parts {
             record[*name] = json!(v / k);
         }
