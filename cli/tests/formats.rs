@@ -52,6 +52,21 @@ fn squad_rows_in_the_hub_layout_read_as_the_squad_json_they_came_from() {
     std::fs::write(&jsonl, lines.join("\n")).unwrap();
     let (from_lines, _) = SquadFile::read(&jsonl, true).unwrap();
     assert_eq!(flat(&from_lines), flat(&json));
+    // Columns under other names, named by the flags' fields; the default names then miss.
+    let renamed = dir.path().join("renamed.jsonl");
+    let lines: Vec<String> = json
+        .questions()
+        .map(|(p, q)| serde_json::json!({"qid": q.id, "passage": p.context, "query": q.question, "gold": q.answers, "context": "decoy"}).to_string())
+        .collect();
+    std::fs::write(&renamed, lines.join("\n")).unwrap();
+    let columns = DataColumns { id: "qid".into(), context: "passage".into(), question: "query".into(), answers: "gold".into(), ..DataColumns::default() };
+    let (from_renamed, _) = SquadFile::read_with(&renamed, true, &columns).unwrap();
+    assert_eq!(flat(&from_renamed), flat(&json));
+    let err = SquadFile::read(&renamed, true).unwrap_err().to_string();
+    assert!(err.contains("renamed.jsonl") && err.contains("line 1") && err.contains("no column `id`"), "{err}");
+    let wrong = DataColumns { answers: "query".into(), ..columns };
+    let err = SquadFile::read_with(&renamed, true, &wrong).unwrap_err().to_string();
+    assert!(err.contains("line 1") && err.contains("column `query` must hold `text` and `answer_start` lists"), "{err}");
 }
 
 #[test]
@@ -84,17 +99,25 @@ fn a_pair_classifier_trains_on_parquet_with_columns_named_by_flags() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("base");
     tiny_base_bert(&base, 1, 32, 4, 3);
-    let out = Command::new(env!("CARGO_BIN_EXE_distill"))
-        .args(["--strategy", "finetune", "--task", "classification", "--student", base.to_str().unwrap(), "--train", parquet("pairs.parquet").to_str().unwrap()])
-        .args(["--dev", parquet("pairs.parquet").to_str().unwrap(), "--text-column", "sentence1", "--text-pair-column", "sentence2", "--output", dir.path().join("run").to_str().unwrap(), "--epochs", "1"])
-        .output()
-        .unwrap();
+    let run = |text: &str, pair: &str| {
+        Command::new(env!("CARGO_BIN_EXE_distill"))
+            .args(["--strategy", "finetune", "--task", "classification", "--student", base.to_str().unwrap(), "--train", parquet("pairs.parquet").to_str().unwrap()])
+            .args(["--dev", parquet("pairs.parquet").to_str().unwrap(), "--text-column", text, "--text-pair-column", pair, "--output", dir.path().join("run").to_str().unwrap(), "--epochs", "1"])
+            .output()
+            .unwrap()
+    };
+    let out = run("sentence1", "sentence2");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let done: serde_json::Value = distill_core::io::read_json(&dir.path().join("run/stage-1-finetune/done.json")).unwrap();
     assert_eq!(done["eval"]["total"], 4, "{done}");
     assert!(done["eval"]["matthews_correlation"].as_f64().is_some(), "{done}");
     let config: serde_json::Value = distill_core::io::read_json(&dir.path().join("run/student/config.json")).unwrap();
     assert_eq!((config["id2label"]["0"].as_str(), config["id2label"]["1"].as_str()), (Some("0"), Some("1")), "labels from the data: {config}");
+    // The same bytes read through other columns are other examples: the finished stage is not
+    // taken for this run's; the rerun is refused, naming the columns.
+    let swapped = run("sentence2", "sentence1");
+    let err = String::from_utf8_lossy(&swapped.stderr);
+    assert!(!swapped.status.success() && err.contains("was finished with other settings") && err.contains("columns:") && err.contains("sentence2"), "{err}");
 }
 
 /// A dataset repository in a hub cache laid out as the hub lays it (`refs/main`, blobs, snapshot

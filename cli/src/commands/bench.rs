@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use distill_core::data::rows::DataColumns;
 use distill_core::bench::{forward_time, paired_speedup, parameter_count, peak_rss_bytes, random_batch};
 use distill_core::pretrained::Pretrained;
 use distill_core::task::qa::decode::DecodeConfig;
@@ -88,7 +89,7 @@ fn measure(model: &str, args: &Args) -> Result<Value> {
     if let Some(data) = &args.data {
         let tok = p.tokenizer.as_ref().context("the model has no tokenizer for --data")?;
         let features = FeatureConfig { max_seq_len: p.config.sequence_length(None, 384, "--seq", model)?, ..FeatureConfig::default() };
-        let eval = QaEvaluator::new(data, tok, &features, DecodeConfig::default(), 32)?;
+        let eval = QaEvaluator::new(data, &DataColumns::default(), tok, &features, DecodeConfig::default(), 32)?;
         let report = eval.evaluate(&p.model)?;
         let (em, f1) = match (report.values.get("exact"), report.values.get("exact_match")) {
             (Some(e), _) | (None, Some(e)) => (e.clone(), report.values["f1"].clone()),

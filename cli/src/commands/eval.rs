@@ -60,6 +60,21 @@ pub struct Args {
     /// Token classification, JSON lines or Parquet: the column of the words' tags.
     #[arg(long, default_value = "ner_tags", value_name = "NAME")]
     tags_column: String,
+    /// QA, JSON lines or Parquet: the column of the question id.
+    #[arg(long, default_value = "id", value_name = "NAME")]
+    id_column: String,
+    /// QA, JSON lines or Parquet: the column of the article title (optional).
+    #[arg(long, default_value = "title", value_name = "NAME")]
+    title_column: String,
+    /// QA, JSON lines or Parquet: the column of the context.
+    #[arg(long, default_value = "context", value_name = "NAME")]
+    context_column: String,
+    /// QA, JSON lines or Parquet: the column of the question.
+    #[arg(long, default_value = "question", value_name = "NAME")]
+    question_column: String,
+    /// QA, JSON lines or Parquet: the column of the answers (`text` and `answer_start` lists).
+    #[arg(long, default_value = "answers", value_name = "NAME")]
+    answers_column: String,
     /// Windows per forward pass.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
@@ -73,6 +88,11 @@ impl Args {
             label: self.label_column.clone(),
             tokens: self.tokens_column.clone(),
             tags: self.tags_column.clone(),
+            id: self.id_column.clone(),
+            title: self.title_column.clone(),
+            context: self.context_column.clone(),
+            question: self.question_column.clone(),
+            answers: self.answers_column.clone(),
         }
     }
 }
@@ -104,7 +124,7 @@ fn qa(args: &Args, model: &TaskModel, max_seq_len: usize) -> Result<()> {
     let features = FeatureConfig { max_seq_len, doc_stride: args.doc_stride, max_query_length: args.max_query_length };
     features.validate()?;
     let decode = DecodeConfig { n_best: 20, max_answer_length: args.max_answer_length, null_threshold: Some(args.null_threshold) };
-    let evaluator = QaEvaluator::new(&args.data, tokenizer, &features, decode, args.batch_size)?;
+    let evaluator = QaEvaluator::new(&args.data, &args.columns(), tokenizer, &features, decode, args.batch_size)?;
     let (predictions, rate) = evaluator.predict(&model.pretrained.model);
     let scores = evaluator.score(&predictions);
     if let Some(dir) = &args.output_dir {

@@ -233,6 +233,22 @@ pub struct Args {
     /// as ids into --labels [default: ner_tags].
     #[arg(long, value_name = "NAME")]
     tags_column: Option<String>,
+    /// QA, JSON lines or Parquet: the column of the question id [default: id].
+    #[arg(long, value_name = "NAME")]
+    id_column: Option<String>,
+    /// QA, JSON lines or Parquet: the column of the article title, optional [default: title].
+    #[arg(long, value_name = "NAME")]
+    title_column: Option<String>,
+    /// QA, JSON lines or Parquet: the column of the context [default: context].
+    #[arg(long, value_name = "NAME")]
+    context_column: Option<String>,
+    /// QA, JSON lines or Parquet: the column of the question [default: question].
+    #[arg(long, value_name = "NAME")]
+    question_column: Option<String>,
+    /// QA, JSON lines or Parquet: the column of the answers, `text` and `answer_start` lists
+    /// [default: answers].
+    #[arg(long, value_name = "NAME")]
+    answers_column: Option<String>,
     /// Stop at an answer that does not match its context instead of skipping it.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     strict: Option<bool>,
@@ -259,7 +275,7 @@ fn config_path(field: &str) -> String {
         "layer_mapping" | "embedding_weight" | "hidden_weight" | "attention_weight" | "head_averaged_attention" => "intermediate.",
         "max_seq_len" | "doc_stride" | "max_query_length" => "features.",
         "max_answer_length" | "null_threshold" => "decode.",
-        "text_column" | "text_pair_column" | "label_column" | "tokens_column" | "tags_column" => "columns.",
+        "text_column" | "text_pair_column" | "label_column" | "tokens_column" | "tags_column" | "id_column" | "title_column" | "context_column" | "question_column" | "answers_column" => "columns.",
         _ => "",
     };
     let key = match field {
@@ -268,6 +284,11 @@ fn config_path(field: &str) -> String {
         "label_column" => "label",
         "tokens_column" => "tokens",
         "tags_column" => "tags",
+        "id_column" => "id",
+        "title_column" => "title",
+        "context_column" => "context",
+        "question_column" => "question",
+        "answers_column" => "answers",
         "distill_weight" => "weight",
         "kd_loss" => "loss",
         "layer_mapping" => "mapping",
@@ -394,7 +415,8 @@ mod tests {
             ("temperature", "3"), ("distill-weight", "0.5"), ("kd-loss", "mse"), ("mask-question", "true"), ("layer-mapping", "last"),
             ("embedding-weight", "2"), ("hidden-weight", "2"), ("attention-weight", "0"), ("intermediate-prediction-weight", "0.5"),
             ("head-averaged-attention", "true"), ("max-seq-len", "128"), ("doc-stride", "32"), ("max-query-length", "16"),
-            ("max-answer-length", "10"), ("null-threshold", "1.5"), ("eval-batch-size", "8"), ("labels", "a,b"), ("text-column", "sentence1"), ("text-pair-column", "sentence2"), ("label-column", "gold"), ("tokens-column", "words"), ("tags-column", "tags"), ("strict", "true"),
+            ("max-answer-length", "10"), ("null-threshold", "1.5"), ("eval-batch-size", "8"), ("labels", "a,b"), ("text-column", "sentence1"), ("text-pair-column", "sentence2"), ("label-column", "gold"), ("tokens-column", "words"), ("tags-column", "tags"),
+            ("id-column", "qid"), ("title-column", "topic"), ("context-column", "passage"), ("question-column", "query"), ("answers-column", "gold"), ("strict", "true"),
             ("resume", "false"), ("start-stage", "2"),
         ];
         assert_eq!(values.len(), keyed_args().len(), "a flag without a case here");

@@ -21,11 +21,29 @@ pub struct DataColumns {
     /// Token classification: each sentence's words and their tags.
     pub tokens: String,
     pub tags: String,
+    /// QA rows (the `squad` layout): question id, article title (optional), context, question,
+    /// and answers (`text` and `answer_start` lists, or a list of such objects).
+    pub id: String,
+    pub title: String,
+    pub context: String,
+    pub question: String,
+    pub answers: String,
 }
 
 impl Default for DataColumns {
     fn default() -> Self {
-        Self { text: "text".into(), text_pair: "text_pair".into(), label: "label".into(), tokens: "tokens".into(), tags: "ner_tags".into() }
+        Self {
+            text: "text".into(),
+            text_pair: "text_pair".into(),
+            label: "label".into(),
+            tokens: "tokens".into(),
+            tags: "ner_tags".into(),
+            id: "id".into(),
+            title: "title".into(),
+            context: "context".into(),
+            question: "question".into(),
+            answers: "answers".into(),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::rows::{RowFile, read_rows};
+use super::rows::{DataColumns, RowFile, read_rows};
 use crate::error::{DistillError, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,17 +82,17 @@ pub fn char_slice(text: &str, start: usize, len: usize) -> Option<&str> {
     Some(&text[begin..end])
 }
 
-/// A row's `answers`: `{"text": [...], "answer_start": [...]}` as Hugging Face stores them, or a
-/// list of `{"text", "answer_start"}` objects.
-fn row_answers(value: &Value) -> std::result::Result<Vec<Answer>, String> {
+/// A row's answers (column `column`): `{"text": [...], "answer_start": [...]}` as Hugging Face
+/// stores them, or a list of `{"text", "answer_start"}` objects.
+fn row_answers(value: &Value, column: &str) -> std::result::Result<Vec<Answer>, String> {
     let start = |v: &Value| v.as_u64().map(|n| n as usize).ok_or_else(|| format!("answer_start must be a non-negative integer, found {v}"));
     let text = |v: &Value| v.as_str().map(str::to_string).ok_or_else(|| format!("an answer's text must be a string, found {v}"));
     match value {
         Value::Object(m) => {
-            let list = |key: &str| m.get(key).and_then(Value::as_array).ok_or_else(|| format!("column `answers` needs a list `{key}`"));
+            let list = |key: &str| m.get(key).and_then(Value::as_array).ok_or_else(|| format!("column `{column}` needs a list `{key}`"));
             let (texts, starts) = (list("text")?, list("answer_start")?);
             if texts.len() != starts.len() {
-                return Err(format!("column `answers` has {} texts and {} starts", texts.len(), starts.len()));
+                return Err(format!("column `{column}` has {} texts and {} starts", texts.len(), starts.len()));
             }
             texts.iter().zip(starts).map(|(t, s)| Ok(Answer { text: text(t)?, answer_start: start(s)? })).collect()
         }
@@ -100,7 +100,7 @@ fn row_answers(value: &Value) -> std::result::Result<Vec<Answer>, String> {
             .iter()
             .map(|a| Ok(Answer { text: text(a.get("text").unwrap_or(&Value::Null))?, answer_start: start(a.get("answer_start").unwrap_or(&Value::Null))? }))
             .collect(),
-        other => Err(format!("column `answers` must hold `text` and `answer_start` lists, found {other}")),
+        other => Err(format!("column `{column}` must hold `text` and `answer_start` lists, found {other}")),
     }
 }
 
@@ -113,8 +113,13 @@ impl SquadFile {
     /// consecutive rows of one title form an article, of one context a paragraph, and a row
     /// without answers is unanswerable (SQuAD 2.0), as those datasets mean it.
     pub fn read(path: &Path, strict: bool) -> Result<(Self, ReadReport)> {
+        Self::read_with(path, strict, &DataColumns::default())
+    }
+
+    /// [`SquadFile::read`], with the columns of a row file named by `columns`.
+    pub fn read_with(path: &Path, strict: bool, columns: &DataColumns) -> Result<(Self, ReadReport)> {
         let mut file = match RowFile::of(path, false) {
-            Some(kind) => Self::from_rows(path, kind)?,
+            Some(kind) => Self::from_rows(path, kind, columns)?,
             None => {
                 let bytes = std::fs::read(path).map_err(|e| DistillError::io(path, e))?;
                 serde_json::from_slice(&bytes).map_err(|e| DistillError::Invalid(format!("{}: not SQuAD JSON: {e}", path.display())))?
@@ -155,19 +160,19 @@ impl SquadFile {
         Ok((file, report))
     }
 
-    fn from_rows(path: &Path, kind: RowFile) -> Result<Self> {
+    fn from_rows(path: &Path, kind: RowFile, columns: &DataColumns) -> Result<Self> {
         let source = path.display().to_string();
         let mut file = SquadFile { version: "v1.1".into(), data: vec![] };
         for row in read_rows(path, kind)? {
-            let id = match row.get(&source, "id")? {
+            let id = match row.get(&source, &columns.id)? {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
-                other => return Err(DistillError::input(&source, &row.at, format!("column `id` must hold a string or an integer, found {other}"))),
+                other => return Err(DistillError::input(&source, &row.at, format!("column `{}` must hold a string or an integer, found {other}", columns.id))),
             };
-            let title = row.fields.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
-            let context = row.string(&source, "context")?;
-            let answers = row_answers(row.get(&source, "answers")?).map_err(|m| DistillError::input(&source, &row.at, m))?;
-            let question = Question { id, question: row.string(&source, "question")?, is_impossible: answers.is_empty(), answers, plausible_answers: vec![] };
+            let title = row.fields.get(&columns.title).and_then(Value::as_str).unwrap_or_default().to_string();
+            let context = row.string(&source, &columns.context)?;
+            let answers = row_answers(row.get(&source, &columns.answers)?, &columns.answers).map_err(|m| DistillError::input(&source, &row.at, m))?;
+            let question = Question { id, question: row.string(&source, &columns.question)?, is_impossible: answers.is_empty(), answers, plausible_answers: vec![] };
             if question.is_impossible {
                 file.version = "v2.0".into();
             }

@@ -135,14 +135,14 @@ pub(super) fn check_intermediate_labels(task: Task, config: &RunConfig) -> Resul
     let joint_with_labels = config.intermediate_prediction_weight > 0.0 && prediction_reads_labels(config);
     let reads = config.strategy == Strategy::Tinybert && config.start_stage.unwrap_or(1) <= 2 && joint_with_labels;
     let (Task::Qa, Some(path), true) = (task, &config.intermediate_train, reads) else { return Ok(()) };
-    let (squad, report) = SquadFile::read(path, config.strict)?;
+    let (squad, report) = SquadFile::read_with(path, config.strict, &config.columns)?;
     refuse_unlabelled(path, &squad, &report.skipped_answers)
 }
 
 /// The questions of a QA file, as the run trains on them; `reads_labels`: whether the stage
 /// learns from its gold labels; `report_skipped`: whether to say what was left out.
 fn qa_examples(path: &Path, config: &RunConfig, reads_labels: bool, report_skipped: bool) -> Result<Vec<QaExample>> {
-    let (mut squad, report) = SquadFile::read(path, config.strict)?;
+    let (mut squad, report) = SquadFile::read_with(path, config.strict, &config.columns)?;
     if report_skipped && !report.skipped_answers.is_empty() {
         eprintln!("{}: skipped {} answers that do not match their context (first: {} {})", path.display(), report.skipped_answers.len(), report.skipped_answers[0].0, report.skipped_answers[0].1);
     }
@@ -209,7 +209,7 @@ impl TaskData {
         let examples = task_examples(task, train, config, tokenizer, labels, train_reads_labels(config))?;
         let evaluator: Option<Box<dyn Evaluator>> = match (&config.dev, task) {
             (None, _) => None,
-            (Some(dev), Task::Qa) => Some(Box::new(QaEvaluator::new(dev, tokenizer, &config.features, config.decode, config.eval_batch_size)?)),
+            (Some(dev), Task::Qa) => Some(Box::new(QaEvaluator::new(dev, &config.columns, tokenizer, &config.features, config.decode, config.eval_batch_size)?)),
             (Some(dev), Task::Classification) => Some(Box::new(ClassificationEvaluator {
                 examples: task_examples(task, dev, config, tokenizer, labels, false)?,
                 num_labels: labels.len(),

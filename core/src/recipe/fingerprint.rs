@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::models::reads_differently;
+use super::Task;
 use super::stages::{StageRunner, stages};
+use crate::data::rows::{DataColumns, RowFile};
 use crate::error::{DistillError, Result};
 use crate::hashing::{Fingerprint, hash_files};
 use crate::pretrained::Pretrained;
@@ -99,6 +101,10 @@ impl StageRunner<'_> {
             }
             // Contents, not paths: a moved file with the same bytes trains the same.
             f.insert("data", hex(hashes.of(&[self.stage_data(name)])?));
+            // Other columns of the same bytes are other examples.
+            if let Some(columns) = columns_read(self.task, &config.columns, &[Some(self.stage_data(name)), config.dev.as_deref()]) {
+                f.insert("columns", columns.to_string());
+            }
             let evaluated = !matches!(loss, StageLoss::Intermediate { .. });
             f.insert("dev", match (&config.dev, evaluated) {
                 (Some(dev), true) => format!("{} {}", hex(hashes.of(&[dev])?), serde_json::to_string(&config.decode).expect("serialises")),
@@ -169,6 +175,21 @@ impl StageRunner<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The columns the task's readers take their fields from, where the files name them: a
+/// classification or regression file's (rows and CSV/TSV headers alike), a token-classification
+/// or QA row file's. SQuAD JSON and CoNLL have no columns; runs on them record none, so their
+/// fingerprints stay as they were.
+fn columns_read(task: Task, columns: &DataColumns, files: &[Option<&Path>]) -> Option<Value> {
+    match task {
+        Task::Classification | Task::Regression => Some(json!({"text": columns.text, "text_pair": columns.text_pair, "label": columns.label})),
+        Task::TokenClassification if files.iter().flatten().any(|f| RowFile::of(f, true).is_some()) => Some(json!({"tokens": columns.tokens, "tags": columns.tags})),
+        Task::Qa if files.iter().flatten().any(|f| RowFile::of(f, false).is_some()) => {
+            Some(json!({"id": columns.id, "title": columns.title, "context": columns.context, "question": columns.question, "answers": columns.answers}))
+        }
+        Task::TokenClassification | Task::Qa => None,
     }
 }
 

@@ -67,8 +67,8 @@ pub struct QaEvaluator {
 }
 
 impl QaEvaluator {
-    pub fn new(path: &Path, tokenizer: &TextTokenizer, features: &FeatureConfig, decode: DecodeConfig, batch_size: usize) -> Result<Self> {
-        let (squad, _) = SquadFile::read(path, false)?;
+    pub fn new(path: &Path, columns: &DataColumns, tokenizer: &TextTokenizer, features: &FeatureConfig, decode: DecodeConfig, batch_size: usize) -> Result<Self> {
+        let (squad, _) = SquadFile::read_with(path, false, columns)?;
         let examples = QaExample::from_squad(&squad);
         let features = build_features(&examples, tokenizer, features)?;
         let decode = DecodeConfig { null_threshold: if squad.is_v2() { decode.null_threshold.or(Some(0.0)) } else { None }, ..decode };
