@@ -69,36 +69,21 @@ fn backend_named(name: &str) -> Option<&'static Backend> {
 
 /// Why one value cannot make the round trip to `backend`'s device and back, or `None` when it
 /// can. A GPU runtime that cannot start panics on its first operation, in cubecl's threads; the
-/// panic is caught and its message kept for the warning of [`chosen_backend`] (shown under
+/// panics are caught and their messages kept for the warning of [`chosen_backend`] (shown under
 /// `DISTILL_VERBOSE`), not printed as a crash.
 fn start_failure(backend: &Backend) -> Option<String> {
     if backend.name == "flex" {
         return None;
     }
-    let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let hook = std::panic::take_hook();
-    let kept = messages.clone();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let text = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_string());
-        let place = info.location().map(|l| format!(" (at {}:{})", l.file(), l.line())).unwrap_or_default();
-        kept.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{text}{place}"));
-    }));
-    let round_trip = std::panic::catch_unwind(|| {
+    let round_trip = crate::io::catch_library_panic(|| {
         let device = (backend.device)();
         let one = burn::tensor::Tensor::<1>::from_data(burn::tensor::TensorData::new(vec![1.0f32], [1]), &device);
         one.into_scalar::<f32>()
     });
-    std::panic::set_hook(hook);
-    let messages = messages.lock().unwrap_or_else(|e| e.into_inner()).join("; ");
     match round_trip {
         Ok(1.0) => None,
         Ok(value) => Some(format!("1.0 came back as {value}")),
-        Err(_) => Some(messages),
+        Err(messages) => Some(messages),
     }
 }
 

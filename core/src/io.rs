@@ -39,13 +39,42 @@ pub fn write_json_atomic(path: &Path, value: &impl serde::Serialize) -> Result<(
     write_atomic(path, &text)
 }
 
-/// Runs `f`, turning a panic inside a third-party reader (tokenizers and parquet both panic on
-/// some malformed files) into `Err` with the panic's message, so the caller can name the file.
-/// The panic message is not printed: the caller's error says what is wrong instead.
+/// Runs `f`, turning a panic inside a third-party library into `Err` with its message, so the
+/// caller can say what went wrong instead of crashing: tokenizers and parquet panic on some
+/// malformed files, and a GPU runtime that cannot start panics in its own worker threads. The
+/// messages of every panic raised while `f` runs, in any thread, are kept (joined by `; `) and
+/// none is printed. Calls are serialised, since the panic hook they swap is the process's.
 pub fn catch_library_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    use std::sync::{Arc, Mutex};
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let messages = Arc::new(Mutex::new(Vec::<String>::new()));
+    let kept = messages.clone();
     let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let text = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned());
+        kept.lock().unwrap_or_else(|e| e.into_inner()).push(text.unwrap_or_else(|| "a panic without a message".into()));
+    }));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     std::panic::set_hook(previous);
-    result.map_err(|panic| panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "unknown".into()))
+    let messages = messages.lock().unwrap_or_else(|e| e.into_inner()).join("; ");
+    result.map_err(|_| messages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::catch_library_panic;
+
+    #[test]
+    fn a_library_panic_becomes_the_messages_of_every_thread() {
+        assert_eq!(catch_library_panic(|| 7), Ok(7));
+        let caught = catch_library_panic(|| {
+            // As a GPU runtime does: a worker thread panics first, then the caller gives up.
+            let worker = std::thread::spawn(|| panic!("worker {} failed", 1));
+            assert!(worker.join().is_err());
+            panic!("caller gave up")
+        });
+        assert_eq!(caught, Err::<(), _>("worker 1 failed; caller gave up".to_string()));
+    }
 }
