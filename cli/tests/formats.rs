@@ -165,3 +165,47 @@ fn a_hub_dataset_split_trains_and_evaluates_from_the_cache_offline() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("not in the hub cache") && err.contains("HF_HUB_OFFLINE"), "{err}");
 }
+
+/// The `epoch_tokens` a finished stage logged (the tokens of its training set).
+fn epoch_tokens(stage: &std::path::Path) -> u64 {
+    let log = std::fs::read_to_string(stage.join("metrics.jsonl")).unwrap();
+    log.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["epoch_tokens"].as_u64()).next().unwrap()
+}
+
+#[test]
+fn a_sharded_hub_split_trains_on_every_shard_and_a_missing_shard_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("hf");
+    let ner = parquet("ner.parquet");
+    let (first, second) = ("data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet");
+    lay_out_dataset(&home.join("hub"), "distill-test/sharded-ner", &[(first, ner.clone()), (second, ner.clone()), ("data/validation-00000-of-00001.parquet", ner.clone())]);
+    lay_out_dataset(&home.join("hub"), "distill-test/partial-ner", &[(second, ner.clone()), ("data/validation-00000-of-00001.parquet", ner.clone())]);
+    let base = dir.path().join("base");
+    tiny_base_bert(&base, 1, 32, 4, 5);
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_distill")).args(args).env("HF_HOME", &home).env_remove("HF_HUB_CACHE").env("HF_HUB_OFFLINE", "1").output().unwrap();
+    let train = |data: &str, output: &std::path::Path| {
+        run(&["--strategy", "finetune", "--task", "token-classification", "--student", base.to_str().unwrap(), "--train", data, "--dev", "hub:distill-test/sharded-ner:validation", "--labels", "O,B-location,I-location,B-person", "--output", output.to_str().unwrap(), "--epochs", "1"])
+    };
+    let sharded = dir.path().join("sharded");
+    let out = train("hub:distill-test/sharded-ner:train", &sharded);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let recorded: serde_json::Value = distill_core::io::read_json(&sharded.join("run-config.json")).unwrap();
+    assert!(recorded["train"].as_str().unwrap().ends_with("data/train-[0-9][0-9][0-9][0-9][0-9]-of-00002.parquet"), "{recorded}");
+    // Both shards were read: twice the tokens of one.
+    let single = dir.path().join("single");
+    assert!(train(ner.to_str().unwrap(), &single).status.success());
+    assert_eq!(epoch_tokens(&sharded.join("stage-1-finetune")), 2 * epoch_tokens(&single.join("stage-1-finetune")));
+    // A cache holding one of two shards is refused, naming what is missing.
+    let out = train("hub:distill-test/partial-ner:train", &dir.path().join("partial"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("split `train` only in part, without shard 0") && err.contains("HF_HUB_OFFLINE"), "{err}");
+    // A pattern given by hand reads the same way; a CoNLL pattern is refused by name.
+    let snapshot = home.join("hub/datasets--distill-test--sharded-ner/snapshots/89abcdef0123456789abcdef0123456789abcdef");
+    let by_hand = dir.path().join("by-hand");
+    let out = train(snapshot.join("data/train-*.parquet").to_str().unwrap(), &by_hand);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(epoch_tokens(&by_hand.join("stage-1-finetune")), epoch_tokens(&sharded.join("stage-1-finetune")));
+    let out = train(dir.path().join("*.conll").to_str().unwrap(), &dir.path().join("conll"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("give one CoNLL file"), "{err}");
+}

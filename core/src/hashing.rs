@@ -31,14 +31,29 @@ pub fn stable_hash(values: &[u64]) -> u64 {
 }
 
 /// A stable hash of the bytes of `files`, in order (a model's weights and config, a data file).
+/// A data pattern (`data::shards`) stands for its shards: their names and bytes, in name order.
 pub fn hash_files(files: &[&std::path::Path]) -> crate::Result<u64> {
     use std::io::Read;
     let mut h = KeyHasher::default();
     let mut buf = vec![0u8; 1 << 20];
+    // (the name to hash before the bytes, the file): a shard's name too, so that renaming or
+    // reordering shards changes the hash.
+    let mut expanded: Vec<(Option<std::ffi::OsString>, std::path::PathBuf)> = Vec::with_capacity(files.len());
     for f in files {
-        let mut file = std::fs::File::open(f).map_err(|e| crate::DistillError::io(*f, e))?;
+        if crate::data::shards::is_pattern(f) {
+            expanded.extend(crate::data::shards::expand(f)?.into_iter().map(|shard| (shard.file_name().map(ToOwned::to_owned), shard)));
+        } else {
+            expanded.push((None, f.to_path_buf()));
+        }
+    }
+    for (name, f) in &expanded {
+        if let Some(name) = name {
+            h.write(name.as_encoded_bytes());
+        }
+        let f = f.as_path();
+        let mut file = std::fs::File::open(f).map_err(|e| crate::DistillError::io(f, e))?;
         loop {
-            let n = file.read(&mut buf).map_err(|e| crate::DistillError::io(*f, e))?;
+            let n = file.read(&mut buf).map_err(|e| crate::DistillError::io(f, e))?;
             if n == 0 {
                 break;
             }

@@ -90,6 +90,7 @@ pub fn read_examples_with(path: &Path, columns: &DataColumns) -> Result<Vec<Clas
     let examples = match (RowFile::of(path, true), ext.as_str()) {
         (Some(kind), _) => read_row_file(path, kind, &source, columns)?,
         (None, "tsv" | "csv") => {
+            let path = super::shards::single(path, &ext.to_ascii_uppercase())?;
             let text = std::fs::read_to_string(path).map_err(|e| DistillError::io(path, e))?;
             read_delimited(&text, &source, if ext == "tsv" { b'\t' } else { b',' }, columns)?
         }

@@ -87,8 +87,21 @@ impl RowFile {
     }
 }
 
-/// Every row of `path`, read as `kind`; blank lines of a JSON-lines file are skipped.
+/// Every row of `path`, read as `kind`; blank lines of a JSON-lines file are skipped. A pattern
+/// (`data/train-*.parquet`) reads its shards in name order, each row's place naming its shard.
 pub fn read_rows(path: &Path, kind: RowFile) -> Result<Vec<Row>> {
+    if !super::shards::is_pattern(path) {
+        return read_rows_of(path, kind);
+    }
+    let mut rows = Vec::new();
+    for shard in super::shards::expand(path)? {
+        let name = shard.file_name().map_or_else(|| shard.display().to_string(), |n| n.to_string_lossy().into_owned());
+        rows.extend(read_rows_of(&shard, kind)?.into_iter().map(|row| Row { at: format!("{name} {}", row.at), ..row }));
+    }
+    Ok(rows)
+}
+
+fn read_rows_of(path: &Path, kind: RowFile) -> Result<Vec<Row>> {
     let source = path.display().to_string();
     match kind {
         RowFile::JsonLines => {

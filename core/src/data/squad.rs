@@ -121,6 +121,7 @@ impl SquadFile {
         let mut file = match RowFile::of(path, false) {
             Some(kind) => Self::from_rows(path, kind, columns)?,
             None => {
+                let path = super::shards::single(path, "SQuAD JSON")?;
                 let bytes = std::fs::read(path).map_err(|e| DistillError::io(path, e))?;
                 serde_json::from_slice(&bytes).map_err(|e| DistillError::Invalid(format!("{}: not SQuAD JSON: {e}", path.display())))?
             }

@@ -120,7 +120,10 @@ pub fn read_tagged(path: &Path, columns: &DataColumns, labels: Option<&[String]>
     let source = path.display().to_string();
     let sentences = match RowFile::of(path, true) {
         Some(kind) => read_row_file(path, kind, &source, columns, labels)?,
-        None => read_conll(&std::fs::read_to_string(path).map_err(|e| DistillError::io(path, e))?, &source)?,
+        None => {
+            let path = super::shards::single(path, "CoNLL")?;
+            read_conll(&std::fs::read_to_string(path).map_err(|e| DistillError::io(path, e))?, &source)?
+        }
     };
     if sentences.is_empty() {
         return Err(DistillError::input(&source, "(file)", "holds no sentences"));

@@ -89,6 +89,7 @@ pub(super) fn raw_texts(path: &Path) -> Result<Vec<String>> {
         }
         return Ok(texts);
     }
+    let path = crate::data::shards::single(path, "text")?;
     let text = std::fs::read_to_string(path).map_err(|e| DistillError::io(path, e))?;
     Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
 }
