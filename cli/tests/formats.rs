@@ -209,3 +209,61 @@ fn a_sharded_hub_split_trains_on_every_shard_and_a_missing_shard_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("give one CoNLL file"), "{err}");
 }
+
+#[test]
+fn the_online_path_downloads_a_sharded_split_and_a_model_once_then_serves_them_offline() {
+    use distill_tests::fake_hub::{COMMIT, FakeHub, RepoFiles};
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("hf");
+    let ner = std::fs::read(parquet("ner.parquet")).unwrap();
+    let base = dir.path().join("base");
+    tiny_base_bert(&base, 1, 32, 4, 5);
+    let model: RepoFiles = std::fs::read_dir(&base).unwrap().flatten().map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())).collect();
+    assert!(model.contains_key("model.safetensors") && model.contains_key("config.json"), "{:?}", model.keys());
+    let dataset: RepoFiles = [("data/train-00000-of-00002.parquet", &ner), ("data/train-00001-of-00002.parquet", &ner), ("data/validation-00000-of-00001.parquet", &ner)]
+        .into_iter()
+        .map(|(f, b)| (f.to_string(), b.clone()))
+        .chain([("README.md".to_string(), b"# a tiny NER set".to_vec())])
+        .collect();
+    let hub = FakeHub::start([("datasets/distill-test/online-ner".to_string(), dataset), ("distill-test/tiny-base".to_string(), model)].into());
+    let run = |args: &[&str], offline: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_distill"));
+        command.args(args).current_dir(dir.path()).env("HF_HOME", &home).env("HF_ENDPOINT", &hub.endpoint).env_remove("HF_HUB_CACHE").env_remove("HF_HUB_OFFLINE");
+        for proxy in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+            command.env_remove(proxy);
+        }
+        if offline {
+            command.env("HF_HUB_OFFLINE", "1");
+        }
+        command.output().unwrap()
+    };
+    let train = |output: &str, offline: bool| {
+        let args = ["--strategy", "finetune", "--task", "token-classification", "--student", "distill-test/tiny-base", "--train", "hub:distill-test/online-ner:train", "--dev", "hub:distill-test/online-ner:validation"];
+        run(&[&args[..], &["--labels", "O,B-location,I-location,B-person", "--output", output, "--epochs", "1"]].concat(), offline)
+    };
+    let out = train("online", false);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let snapshot = home.join("hub/datasets--distill-test--online-ner/snapshots").join(COMMIT);
+    for shard in ["data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet", "data/validation-00000-of-00001.parquet"] {
+        assert_eq!(std::fs::read(snapshot.join(shard)).unwrap(), ner, "{shard}");
+    }
+    assert!(home.join("hub/models--distill-test--tiny-base/snapshots").join(COMMIT).join("model.safetensors").is_file());
+    let requests = hub.requests();
+    assert!(requests.iter().any(|r| r == "/api/datasets/distill-test/online-ner/revision/main"), "{requests:?}");
+    assert!(requests.iter().any(|r| r == "/datasets/distill-test/online-ner/resolve/main/data/train-00001-of-00002.parquet"), "{requests:?}");
+    assert!(!requests.iter().any(|r| r.contains("README")), "only the split's files are fetched: {requests:?}");
+    // Both shards were trained on: as many tokens as the cached sharded split of the test above.
+    let single = dir.path().join("single");
+    let out = run(&["--strategy", "finetune", "--task", "token-classification", "--student", base.to_str().unwrap(), "--train", parquet("ner.parquet").to_str().unwrap(), "--dev", parquet("ner.parquet").to_str().unwrap(), "--labels", "O,B-location,I-location,B-person", "--output", single.to_str().unwrap(), "--epochs", "1"], true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(epoch_tokens(&dir.path().join("online/stage-1-finetune")), 2 * epoch_tokens(&single.join("stage-1-finetune")));
+    // Offline, the same names resolve from the cache the first run filled, asking the hub nothing.
+    let asked = hub.requests().len();
+    let out = train("offline", true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(hub.requests().len(), asked);
+    // A dataset neither cached nor on the hub: both places are reported.
+    let out = run(&["eval", "--model", "online/student", "--data", "hub:distill-test/absent:train"], false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("not in the hub cache") && err.contains("listing the dataset's files"), "{err}");
+}

@@ -47,6 +47,12 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache").join("huggingface").join("hub")
 }
 
+/// The hub's HTTP API with downloads kept in `cache_root`, at the endpoint `HF_ENDPOINT` names
+/// (a mirror, or a test's local server), else huggingface.co.
+pub fn online_api(cache_root: PathBuf) -> std::result::Result<hf_hub::api::sync::Api, hf_hub::api::sync::ApiError> {
+    hf_hub::api::sync::ApiBuilder::from_env().with_cache_dir(cache_root).with_progress(true).build()
+}
+
 pub fn offline() -> bool {
     std::env::var("HF_HUB_OFFLINE").map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")).unwrap_or(false)
 }
@@ -110,11 +116,7 @@ pub fn resolve(name: &str) -> Result<ModelFiles> {
 
 fn download(name: &str, cache_root: PathBuf) -> Result<ModelFiles> {
     let hub_err = |message: String| DistillError::Hub { model: name.into(), message };
-    let api = hf_hub::api::sync::ApiBuilder::new()
-        .with_cache_dir(cache_root)
-        .with_progress(true)
-        .build()
-        .map_err(|e| hub_err(e.to_string()))?;
+    let api = online_api(cache_root).map_err(|e| hub_err(e.to_string()))?;
     let repo = api.model(name.to_string());
     let config = repo.get("config.json").map_err(|e| hub_err(format!("downloading config.json: {e}")))?;
     let weights = repo.get("model.safetensors").map_err(|e| hub_err(format!("downloading model.safetensors: {e}")))?;

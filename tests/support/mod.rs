@@ -7,6 +7,8 @@ use std::process::Command;
 
 use distill_core::weights::Checkpoint;
 
+pub mod fake_hub;
+
 // Link the built-in plugins so their `inventory` registrations are seen.
 use distill_plugin_bert as _;
 use distill_plugin_distilbert as _;

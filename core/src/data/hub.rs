@@ -209,7 +209,7 @@ pub fn resolve_data(name: &Path) -> Result<PathBuf> {
     }
     // Not found in the cache: looked up online, and a failure there reports both.
     let online_error = |e: String| split.error(format!("{in_cache}; online, {e}"));
-    let api = hf_hub::api::sync::ApiBuilder::new().with_cache_dir(cache_root).with_progress(true).build().map_err(|e| online_error(e.to_string()))?;
+    let api = crate::hub::online_api(cache_root).map_err(|e| online_error(e.to_string()))?;
     let repo = api.dataset(split.dataset.clone());
     let info = repo.info().map_err(|e| online_error(format!("listing the dataset's files: {e}")))?;
     let found = split.pick(info.siblings.iter().map(|s| s.rfilename.as_str()), "the dataset's repository").map_err(|m| split.error(m))?;
