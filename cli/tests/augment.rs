@@ -1,12 +1,15 @@
 //! `distill augment`: answers survive (every answer_start points at its text, the reader skips
 //! nothing), the seed fixes the output, P = 0 gives the input back, the replaced fraction is
 //! close to P on real SQuAD data, the masked-LM path matches transformers' predictions, and a
-//! model without a masked-LM head falls back to word vectors or is refused.
+//! model without a masked-LM head falls back to word vectors or is refused; tagged sentences keep
+//! every entity word and tag.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
+use distill_core::data::rows::DataColumns;
 use distill_core::data::squad::{SquadFile, char_slice};
+use distill_core::data::tagged::{TaggedSentence, read_tagged};
 use distill_core::pretrained::Pretrained;
 use distill_core::registry::Registry;
 use distill_tests::{fixture, minilm_dir, shared};
@@ -132,4 +135,67 @@ fn a_model_without_masked_lm_head_falls_back_or_is_refused() {
     let output = distill(&["augment", "--input", &squad("sample-v2.0.json"), "--output", refused.to_str().unwrap(), "--mlm", minilm.to_str().unwrap(), "--require-mlm", "--glove", &glove()]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output).contains("no masked-LM head") && !refused.exists(), "{}", text(&output));
+}
+
+#[test]
+fn tagged_sentences_keep_their_entities_and_tags_and_only_o_words_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The first 400 training sentences of WNUT 2017 (the neighbour search is slow in debug builds).
+    let train = std::fs::read_to_string(shared().join("data/ner/wnut17/train.conll")).unwrap();
+    let input = tmp.path().join("train-400.conll");
+    let mut first = String::new();
+    let mut sentences = 0;
+    for line in train.lines() {
+        first.push_str(line);
+        first.push('\n');
+        sentences += usize::from(line.trim().is_empty());
+        if sentences == 400 {
+            break;
+        }
+    }
+    std::fs::write(&input, first).unwrap();
+    let out = tmp.path().join("aug.conll");
+    let stats = augment(input.to_str().unwrap(), &out, &["--multiplication-factor", "4", "--replace-probability", "0.4", "--seed", "3"]);
+    let read = |p: &Path| read_tagged(p, &DataColumns::default(), None).unwrap_or_else(|e| panic!("{e}"));
+    let (original, augmented) = (read(&input), read(&out));
+    assert_eq!(original.len(), 400);
+    assert_eq!(stats["sentences"].as_u64().unwrap() as usize, original.len());
+    assert_eq!(stats["sentences_out"].as_u64().unwrap() as usize, augmented.len());
+    assert!(augmented.len() > 3 * original.len(), "copies were made: {stats}");
+    // Each original comes first, then its copies: same length, same tags, same entity words.
+    let same = |a: &TaggedSentence, b: &TaggedSentence| a.words == b.words && a.tags == b.tags;
+    let (mut at, mut replaced_o, mut o_words) = (0, 0, 0);
+    for (i, s) in original.iter().enumerate() {
+        assert!(same(&augmented[at], s), "sentence {i} ({}) is not kept first", s.at);
+        at += 1;
+        while at < augmented.len() && !(i + 1 < original.len() && same(&augmented[at], &original[i + 1])) {
+            let copy = &augmented[at];
+            assert_eq!((copy.words.len(), &copy.tags), (s.words.len(), &s.tags), "a copy of {} changed shape", s.at);
+            for ((new, old), tag) in copy.words.iter().zip(&s.words).zip(&s.tags) {
+                if tag != "O" {
+                    assert_eq!(new, old, "an entity word of {} was replaced", s.at);
+                } else {
+                    o_words += 1;
+                    replaced_o += usize::from(new != old);
+                }
+            }
+            at += 1;
+        }
+    }
+    assert_eq!(at, augmented.len());
+    assert!(replaced_o > o_words / 10, "{replaced_o} of {o_words} O words replaced");
+    let fraction = stats["replaced_fraction"].as_f64().unwrap();
+    assert!((fraction - 0.4).abs() < 0.02, "replaced {fraction} of eligible words, asked 0.4");
+    // JSON lines out hold the same sentences; P = 0 gives the input back; JSON lines in need --task.
+    let jsonl = tmp.path().join("aug.jsonl");
+    augment(input.to_str().unwrap(), &jsonl, &["--multiplication-factor", "4", "--replace-probability", "0.4", "--seed", "3"]);
+    assert!(read(&jsonl).iter().zip(&augmented).all(|(a, b)| same(a, b)) && read(&jsonl).len() == augmented.len());
+    let zero = tmp.path().join("zero.conll");
+    augment(input.to_str().unwrap(), &zero, &["--multiplication-factor", "3", "--replace-probability", "0"]);
+    assert!(read(&zero).iter().zip(&original).all(|(a, b)| same(a, b)) && read(&zero).len() == original.len());
+    let refused = distill(&["augment", "--input", jsonl.to_str().unwrap(), "--output", tmp.path().join("x.jsonl").to_str().unwrap(), "--glove", &glove()]);
+    assert!(!refused.status.success() && text(&refused).contains("--task token-classification"), "{}", text(&refused));
+    let again = tmp.path().join("again.conll");
+    augment(jsonl.to_str().unwrap(), &again, &["--task", "token-classification", "--multiplication-factor", "2"]);
+    assert!(read(&again).len() > augmented.len());
 }

@@ -6,6 +6,9 @@
 #   student B  the same student, prediction-layer distillation from the teacher over the
 #              labelled positions (T 2, w 0.75)
 #   student C  the same student, one joint stage: the teacher's hidden states and its soft tags
+#   student D  B's recipe on a transfer set: the training sentences and up to 7 copies of each
+#              with words tagged O replaced by GloVe neighbours (`distill augment`), whose soft
+#              tags the teacher gives (entities and gold tags kept)
 # then `distill eval` (entity-level F1 as seqeval gives it) of each model on dev.conll, `distill
 # bench` of the teacher against a student, a paired bootstrap over the dev sentences
 # (compare.py), a page of charts (report.html) and the table (results.md).
@@ -19,7 +22,9 @@ out=target/wnut-minilm
 here=examples/wnut-minilm
 model=$(scripts/fetch-minilm.sh)
 epochs=${EPOCHS:-5}
-common=(--task token-classification --max-seq-len 128 --batch-size 16 --eval-every 213 --save-every 50 --dev "$shared/dev.conll")
+common=(--task token-classification --max-seq-len 128 --batch-size 16 --save-every 50 --dev "$shared/dev.conll")
+# Evaluated once per epoch of the 3,394 training sentences (213 updates of 16).
+per_epoch=(--eval-every 213)
 mkdir -p "$out"
 cargo build --quiet --release -p distill-cli
 distill=./target/release/distill
@@ -27,27 +32,32 @@ distill=./target/release/distill
 source scripts/timed.sh
 
 timed teacher $distill --strategy finetune --student "$model" --train "$shared/train.conll" --output "$out/teacher" \
-  --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+  --epochs "$epochs" --learning-rate 1e-4 "${common[@]}" "${per_epoch[@]}"
 teacher="$out/teacher/student"
 timed student-a $distill --strategy finetune --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
-  --output "$out/student-a" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}"
+  --output "$out/student-a" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}" "${per_epoch[@]}"
 timed student-b $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
-  --output "$out/student-b" --epochs "$epochs" --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 "${common[@]}"
+  --output "$out/student-b" --epochs "$epochs" --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 "${common[@]}" "${per_epoch[@]}"
 # C: one joint stage, the teacher's hidden states (through the layer mapping) and its soft tags
 # over the labelled positions from the same forward pass (T 2, w 0.75; no attention term).
 timed student-c $distill --strategy intermediate --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
   --output "$out/student-c" --intermediate-epochs "$epochs" --intermediate-learning-rate 1e-4 --intermediate-prediction-weight 1 \
-  --temperature 2 --distill-weight 0.75 --attention-weight 0 "${common[@]}"
+  --temperature 2 --distill-weight 0.75 --attention-weight 0 "${common[@]}" "${per_epoch[@]}"
+# D: B's recipe on the transfer set (3 epochs of 6.5x the sentences: about 4x B's updates).
+[ -f "$out/train-aug8.conll" ] || $distill augment --input "$shared/train.conll" --output "$out/train-aug8.conll" \
+  --glove "${SHARED:-../shared}/data/glove/glove.6B.50d.7849words.txt" --multiplication-factor 8 --replace-probability 0.4 --seed 42 > "$out/augment.json"
+timed student-d $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/train-aug8.conll" \
+  --output "$out/student-d" --epochs 3 --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 "${common[@]}" --eval-every 462
 
-for m in teacher student-a student-b student-c; do
+for m in teacher student-a student-b student-c student-d; do
   [ -f "$out/$m/eval/scores.json" ] || $distill eval --model "$out/$m/student" --data "$shared/dev.conll" --max-seq-len 128 --output-dir "$out/$m/eval" > "$out/eval-$m.json"
 done
 # Speed: the teacher against a 3-layer student (A and B have one shape) at the length of a
 # long tweet (64 tokens; the dev sentences average 23 words).
 [ -f "$out/bench.json" ] || $distill bench --teacher "$teacher" --student "$out/student-b/student" --seq 64 --iterations 7 --json-file "$out/bench.json" > /dev/null
-for m in student-b student-c; do
+for m in student-b student-c student-d; do
   python3 $here/compare.py "$out/student-a/eval/predictions.json" "$out/$m/eval/predictions.json" > "$out/compare-a-${m#student-}.json"
 done
-$distill report "$out/teacher" "$out/student-a" "$out/student-b" "$out/student-c" --bench "$out/bench.json" --output "$out/report.html"
+$distill report "$out/teacher" "$out/student-a" "$out/student-b" "$out/student-c" "$out/student-d" --bench "$out/bench.json" --output "$out/report.html"
 python3 $here/table.py "$out" > "$out/results.md"
 cat "$out/results.md"

@@ -12,6 +12,7 @@ MODELS = [
     ("student-a", "A: 3 layers, labels only"),
     ("student-b", "B: 3 layers, prediction-layer KD (T 2, w 0.75)"),
     ("student-c", "C: 3 layers, joint stage: hidden states + soft tags (T 2, w 0.75)"),
+    ("student-d", "D: B on the transfer set (train + GloVe-augmented copies)"),
 ]
 
 
@@ -30,7 +31,7 @@ def main():
         print(f"| {label} | {f1:.2f} | {100 * scores['precision']:.2f} | {100 * scores['recall']:.2f} | "
               f"{100 * scores['strict_iob2']['f1']:.2f} | {100 * f1 / teacher_f1:.1f} | {params / 1e6:.1f} M |")
     print()
-    for m in ("b", "c"):
+    for m in ("b", "c", "d"):
         cmp = json.load(open(os.path.join(out, f"compare-a-{m}.json")))
         lo, hi = cmp["interval_95"]
         print(f"{m.upper()} - A: {cmp['difference']:+.2f} F1 (95 % interval {lo:+.2f} to {hi:+.2f} over {cmp['sentences']} sentences; "

@@ -1,20 +1,28 @@
-//! `distill augment`: TinyBERT-style augmentation of a SQuAD file that keeps every answer.
+//! `distill augment`: TinyBERT-style augmentation of a SQuAD file that keeps every answer, or of
+//! tagged sentences (NER) that keeps every entity and tag.
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use distill_core::data::augment::{AugmentConfig, Augmenter, augment_file};
+use distill_core::data::augment::{AugmentConfig, Augmenter, augment_file, augment_tagged_file};
+use distill_core::recipe::Task;
 use distill_core::data::glove::WordVectors;
 use distill_core::pretrained::Pretrained;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// SQuAD JSON to augment.
+    /// SQuAD JSON, or tagged sentences (CoNLL; JSON lines or Parquet with --task
+    /// token-classification), to augment.
     #[arg(long, value_name = "FILE")]
     input: PathBuf,
-    /// Where to write the augmented SQuAD JSON (atomically).
+    /// Where to write the augmented file (atomically): SQuAD JSON, or tagged sentences as CoNLL
+    /// (JSON lines for a .jsonl name).
     #[arg(long, value_name = "FILE")]
     output: PathBuf,
+    /// What the input holds: qa or token-classification [default: qa for .json, token-classification
+    /// for .conll, .iob2, .txt].
+    #[arg(long, value_parser = super::run::task)]
+    task: Option<Task>,
     /// Masked-LM model (directory or hub id) for words that stay one word piece.
     #[arg(long, value_name = "DIR|HUB_ID")]
     mlm: Option<String>,
@@ -48,6 +56,14 @@ pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
     if !(0.0..=1.0).contains(&args.replace_probability) {
         bail!("--replace-probability must lie in [0, 1], not {}", args.replace_probability);
     }
+    let extension = args.input.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let task = match (args.task, extension.as_str()) {
+        (Some(task @ (Task::Qa | Task::TokenClassification)), _) => task,
+        (Some(other), _) => bail!("--task {other:?}: augment reads qa or token-classification data"),
+        (None, "json") => Task::Qa,
+        (None, "conll" | "iob2" | "txt") => Task::TokenClassification,
+        (None, _) => bail!("{}: give --task qa or --task token-classification for this file", args.input.display()),
+    };
     let registry = dirs.registry(&[]);
     let device = distill_core::default_device();
     let mlm = match &args.mlm {
@@ -84,11 +100,15 @@ pub fn run(args: Args, dirs: &crate::plugins::PluginDirs) -> Result<()> {
         },
     );
     let bar = distill_core::train::progress::bar(0, "augment");
-    let stats = augment_file(&args.input, &args.output, &augmenter, &bar)?;
+    let stats = match task {
+        Task::TokenClassification => augment_tagged_file(&args.input, &args.output, &augmenter, &bar)?,
+        _ => augment_file(&args.input, &args.output, &augmenter, &bar)?,
+    };
     bar.finish_and_clear();
     let mut report = serde_json::to_value(&stats)?;
-    report["paragraphs_per_second"] = (stats.paragraphs as f64 / stats.seconds.max(1e-9)).into();
-    report["examples_per_second"] = (stats.questions_out as f64 / stats.seconds.max(1e-9)).into();
+    let (texts, examples) = if task == Task::Qa { (stats.paragraphs, stats.questions_out) } else { (stats.sentences, stats.sentences_out) };
+    report["texts_per_second"] = (texts as f64 / stats.seconds.max(1e-9)).into();
+    report["examples_per_second"] = (examples as f64 / stats.seconds.max(1e-9)).into();
     report["replaced_fraction"] = (stats.replaced_words as f64 / stats.eligible_words.max(1) as f64).into();
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())

@@ -19,7 +19,7 @@ fn strategy(s: &str) -> Result<Strategy, String> {
     Strategy::parse(s).ok_or_else(|| format!("unknown strategy {s:?}: expected finetune, prediction, intermediate or tinybert"))
 }
 
-fn task(s: &str) -> Result<Task, String> {
+pub(crate) fn task(s: &str) -> Result<Task, String> {
     match s {
         "qa" => Ok(Task::Qa),
         "classification" => Ok(Task::Classification),

@@ -5,6 +5,10 @@
 //! spans are never touched and every `answer_start` is recomputed, stop words and non-alphabetic
 //! tokens are left alone, case is kept, the original paragraph is kept and duplicates dropped.
 //! Masked-LM queries are batched and computed once per paragraph; output is streamed.
+//!
+//! Tagged sentences (NER) are augmented the same way with every entity word and every tag kept:
+//! only words tagged `O` are replaced, one word by one word, so the copies are a transfer set
+//! for the teacher's soft tags that still carries the gold labels.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -15,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::glove::WordVectors;
 use super::squad::{Answer, Paragraph, Question, SquadFile};
+use super::tagged::{TaggedSentence, write_tagged};
 use crate::error::{DistillError, Result};
 use crate::model::{RandomInit, TaskModel, to_host};
 use crate::tokenizer::TextTokenizer;
@@ -40,10 +45,13 @@ impl Default for AugmentConfig {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct AugmentStats {
+    /// Texts read and written: SQuAD paragraphs and their questions, or tagged sentences.
     pub paragraphs: usize,
     pub paragraphs_out: usize,
     pub questions_in: usize,
     pub questions_out: usize,
+    pub sentences: usize,
+    pub sentences_out: usize,
     /// Word slots (over all copies) that could be replaced: eligible and with candidates.
     pub eligible_words: usize,
     pub replaced_words: usize,
@@ -333,6 +341,57 @@ pub fn augment_file(input: &Path, output: &Path, augmenter: &Augmenter<'_>, prog
         w.flush()
     })
     .map_err(|e| error.take().unwrap_or(e))?;
+    stats.seconds = started.elapsed().as_secs_f64();
+    Ok(stats)
+}
+
+/// The copies of one tagged sentence (number `index`): the original first, then up to
+/// `multiplication_factor - 1` with eligible words tagged `O` replaced, entity words and every
+/// tag kept; a copy identical to an earlier one is dropped.
+fn augment_sentence(augmenter: &Augmenter<'_>, sentence: &TaggedSentence, index: usize, stats: &mut AugmentStats) -> Result<Vec<TaggedSentence>> {
+    // The sentence as text, one piece per word (a word is never split or merged), spaces between.
+    let mut text = String::new();
+    let mut pcs = Vec::with_capacity(2 * sentence.words.len());
+    for (i, word) in sentence.words.iter().enumerate() {
+        if i > 0 {
+            pcs.push(Piece { start: text.len(), end: text.len() + 1, word: false });
+            text.push(' ');
+        }
+        pcs.push(Piece { start: text.len(), end: text.len() + word.len(), word: true });
+        text.push_str(word);
+    }
+    let protected: Vec<(usize, usize)> = sentence.tags.iter().enumerate().filter(|(_, t)| *t != "O").map(|(i, _)| (pcs[2 * i].start, pcs[2 * i].end)).collect();
+    let candidates = augmenter.candidates(&text, &pcs, &protected, augmenter.mlm.is_some())?;
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut copies = Vec::new();
+    for copy in 0..augmenter.config.multiplication_factor.max(1) {
+        let mut rng = RandomInit::new(crate::hashing::stable_hash(&[augmenter.config.seed, index as u64, copy as u64]), 1.0);
+        let (new_text, starts) = if copy == 0 { (text.clone(), pcs.iter().map(|p| p.start).collect()) } else { augmenter.replace(&text, &pcs, &candidates, &mut rng, stats) };
+        if !seen.insert(new_text.clone()) {
+            stats.duplicates_removed += 1;
+            continue;
+        }
+        let words = (0..sentence.words.len()).map(|i| new_text[starts[2 * i]..starts.get(2 * i + 1).copied().unwrap_or(new_text.len())].to_string()).collect();
+        let at = if copy == 0 { sentence.at.clone() } else { format!("{} (copy {copy})", sentence.at) };
+        copies.push(TaggedSentence { words, tags: sentence.tags.clone(), at });
+    }
+    stats.sentences_out += copies.len();
+    Ok(copies)
+}
+
+/// Augments the tagged sentences of `input` (CoNLL, JSON lines or Parquet with tag names) into
+/// `output` (CoNLL, or JSON lines with `tokens` and `ner_tags` for a `.jsonl` name; atomically).
+pub fn augment_tagged_file(input: &Path, output: &Path, augmenter: &Augmenter<'_>, progress: &indicatif::ProgressBar) -> Result<AugmentStats> {
+    let started = Instant::now();
+    let sentences = super::tagged::read_tagged(input, &super::rows::DataColumns::default(), None)?;
+    let mut stats = AugmentStats { sentences: sentences.len(), ..AugmentStats::default() };
+    progress.set_length(sentences.len() as u64);
+    let mut out = Vec::with_capacity(sentences.len() * augmenter.config.multiplication_factor.max(1));
+    for (i, sentence) in sentences.iter().enumerate() {
+        out.extend(augment_sentence(augmenter, sentence, i, &mut stats)?);
+        progress.inc(1);
+    }
+    write_tagged(output, &out)?;
     stats.seconds = started.elapsed().as_secs_f64();
     Ok(stats)
 }

@@ -131,6 +131,25 @@ pub fn read_tagged(path: &Path, columns: &DataColumns, labels: Option<&[String]>
     Ok(sentences)
 }
 
+/// Writes `sentences` to `path` atomically: JSON lines (`tokens`, `ner_tags` as tag names) for a
+/// `.jsonl` name, else CoNLL (`word<TAB>tag`, a blank line after each sentence).
+pub fn write_tagged(path: &Path, sentences: &[TaggedSentence]) -> Result<()> {
+    let jsonl = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl"));
+    let mut text = String::new();
+    for s in sentences {
+        if jsonl {
+            text.push_str(&serde_json::json!({ "tokens": s.words, "ner_tags": s.tags }).to_string());
+            text.push('\n');
+        } else {
+            for (word, tag) in s.words.iter().zip(&s.tags) {
+                text.push_str(&format!("{word}\t{tag}\n"));
+            }
+            text.push('\n');
+        }
+    }
+    crate::io::write_atomic(path, text.as_bytes())
+}
+
 /// Every tag of `sentences` outside `labels`, as an error naming the file and line.
 pub fn check_labels(path: &Path, sentences: &[TaggedSentence], labels: &[String]) -> Result<()> {
     for s in sentences {
