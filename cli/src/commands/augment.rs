@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use distill_core::data::augment::{AugmentConfig, Augmenter, augment_file, augment_tagged_file};
-use distill_core::recipe::Task;
 use distill_core::data::glove::WordVectors;
 use distill_core::pretrained::Pretrained;
+use distill_core::recipe::Task;
 
 #[derive(clap::Args)]
 pub struct Args {

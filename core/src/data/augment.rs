@@ -43,9 +43,9 @@ impl Default for AugmentConfig {
     }
 }
 
+/// What an augmentation read and wrote: SQuAD paragraphs and their questions, or tagged sentences.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct AugmentStats {
-    /// Texts read and written: SQuAD paragraphs and their questions, or tagged sentences.
     pub paragraphs: usize,
     pub paragraphs_out: usize,
     pub questions_in: usize,

@@ -98,7 +98,6 @@ impl SplitFiles {
 
 /// A numbered shard's file name, split: `PREFIX-INDEX-of-COUNT[-SUFFIX].EXT` (the hub's
 /// `push_to_hub` layout, the suffix an old content hash) or `INDEX.EXT` (its Parquet conversion).
-#[derive(PartialEq, Eq)]
 struct ShardName<'a> {
     dir: &'a str,
     prefix: &'a str,
@@ -144,9 +143,9 @@ impl<'a> ShardName<'a> {
     }
 }
 
-/// The data path of `files` (sorted) as the shards of one split: `Some(Ok(pattern))` for a
-/// complete set (no pattern when it is the one file), `Some(Err(missing))`
-/// naming what an incomplete one lacks, `None` when they are not one numbered set.
+/// `files` (sorted) as the shards of one split: `Some(Ok(pattern))` for a complete set (no
+/// pattern when it is one file), `Some(Err(missing))` naming what an incomplete one lacks,
+/// `None` when they are not one numbered set.
 fn shard_set(files: &[&str]) -> Option<std::result::Result<Option<String>, String>> {
     let names: Vec<ShardName> = files.iter().map(|f| ShardName::parse(f)).collect::<Option<_>>()?;
     let first = names.first()?;

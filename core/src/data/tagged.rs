@@ -142,6 +142,10 @@ pub fn write_tagged(path: &Path, sentences: &[TaggedSentence]) -> Result<()> {
             text.push('\n');
         } else {
             for (word, tag) in s.words.iter().zip(&s.tags) {
+                if word.contains(['\t', '\n', '\r']) {
+                    let message = format!("word {word:?} holds a tab or a line break, which a CoNLL file cannot; write JSON lines (a .jsonl name)");
+                    return Err(DistillError::input(path.display().to_string(), &s.at, message));
+                }
                 text.push_str(&format!("{word}\t{tag}\n"));
             }
             text.push('\n');
@@ -175,6 +179,26 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].words.clone(), s[0].tags.clone(), s[0].at.as_str()), (vec!["EU".to_string(), "rejects".into()], vec!["B-ORG".to_string(), "O".into()], "line 3"));
         assert_eq!(s[1].at, "line 7");
+    }
+
+    #[test]
+    fn written_sentences_read_back_and_unwritable_words_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let sentences = vec![
+            TaggedSentence { words: vec!["New York".into(), "rocks".into()], tags: vec!["B-location".into(), "O".into()], at: "line 1".into() },
+            TaggedSentence { words: vec!["hi".into()], tags: vec!["O".into()], at: "line 4".into() },
+        ];
+        for name in ["out.conll", "out.jsonl"] {
+            let path = dir.path().join(name);
+            write_tagged(&path, &sentences).unwrap();
+            let back = read_tagged(&path, &DataColumns::default(), None).unwrap();
+            assert_eq!(back.iter().map(|s| (&s.words, &s.tags)).collect::<Vec<_>>(), sentences.iter().map(|s| (&s.words, &s.tags)).collect::<Vec<_>>(), "{name}");
+        }
+        let tabbed = [TaggedSentence { words: vec!["a\tb".into()], tags: vec!["O".into()], at: "row 9".into() }];
+        let err = write_tagged(&dir.path().join("bad.conll"), &tabbed).unwrap_err().to_string();
+        assert!(err.contains("row 9") && err.contains("JSON lines"), "{err}");
+        assert!(!dir.path().join("bad.conll").exists());
+        write_tagged(&dir.path().join("ok.jsonl"), &tabbed).unwrap();
     }
 
     #[test]
