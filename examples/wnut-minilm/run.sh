@@ -43,11 +43,11 @@ timed student-b $distill --strategy prediction --teacher "$teacher" --student-la
 timed student-c $distill --strategy intermediate --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
   --output "$out/student-c" --intermediate-epochs "$epochs" --intermediate-learning-rate 1e-4 --intermediate-prediction-weight 1 \
   --temperature 2 --distill-weight 0.75 --attention-weight 0 "${common[@]}" "${per_epoch[@]}"
-# D: B's recipe on the transfer set (3 epochs of 6.5x the sentences: about 4x B's updates).
+# D: B's recipe on the transfer set (2 epochs of 6.5x the sentences: 2.6x B's updates).
 [ -f "$out/train-aug8.conll" ] || $distill augment --input "$shared/train.conll" --output "$out/train-aug8.conll" \
   --glove "${SHARED:-../shared}/data/glove/glove.6B.50d.7849words.txt" --multiplication-factor 8 --replace-probability 0.4 --seed 42 > "$out/augment.json"
 timed student-d $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/train-aug8.conll" \
-  --output "$out/student-d" --epochs 3 --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 "${common[@]}" --eval-every 462
+  --output "$out/student-d" --epochs 2 --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 "${common[@]}" --eval-every 462
 
 for m in teacher student-a student-b student-c student-d; do
   [ -f "$out/$m/eval/scores.json" ] || $distill eval --model "$out/$m/student" --data "$shared/dev.conll" --max-seq-len 128 --output-dir "$out/$m/eval" > "$out/eval-$m.json"

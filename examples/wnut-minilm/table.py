@@ -23,7 +23,10 @@ def main():
     print("| model | dev entity F1 | precision | recall | strict IOB2 F1 | % of teacher | parameters |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, label in MODELS:
-        scores = json.load(open(os.path.join(out, name, "eval", "scores.json")))
+        path = os.path.join(out, name, "eval", "scores.json")
+        if not os.path.exists(path):  # a model this run has not reached (or was not asked for)
+            continue
+        scores = json.load(open(path))
         f1 = 100 * scores["f1"]
         teacher_f1 = teacher_f1 or f1
         side = "teacher" if name == "teacher" else "student"
@@ -32,7 +35,10 @@ def main():
               f"{100 * scores['strict_iob2']['f1']:.2f} | {100 * f1 / teacher_f1:.1f} | {params / 1e6:.1f} M |")
     print()
     for m in ("b", "c", "d"):
-        cmp = json.load(open(os.path.join(out, f"compare-a-{m}.json")))
+        path = os.path.join(out, f"compare-a-{m}.json")
+        if not os.path.exists(path):
+            continue
+        cmp = json.load(open(path))
         lo, hi = cmp["interval_95"]
         print(f"{m.upper()} - A: {cmp['difference']:+.2f} F1 (95 % interval {lo:+.2f} to {hi:+.2f} over {cmp['sentences']} sentences; "
               f"{m.upper()} not better in {100 * cmp['share_not_better']:.1f} % of resamplings)  ")
