@@ -9,6 +9,8 @@
 #   student D  B's recipe on a transfer set: the training sentences and up to 7 copies of each
 #              with words tagged O replaced by GloVe neighbours (`distill augment`), whose soft
 #              tags the teacher gives (entities and gold tags kept)
+#   student E  D for 4 epochs instead of 2 (D was still rising when it stopped)
+#   student F  C's joint stage on D's transfer set
 # then `distill eval` (entity-level F1 as seqeval gives it) of each model on dev.conll, `distill
 # bench` of the teacher against a student, a paired bootstrap over the dev sentences
 # (compare.py), a page of charts (report.html) and the table (results.md).
@@ -48,16 +50,24 @@ timed student-c $distill --strategy intermediate --teacher "$teacher" --student-
   --glove "${SHARED:-../shared}/data/glove/glove.6B.50d.7849words.txt" --multiplication-factor 8 --replace-probability 0.4 --seed 42 > "$out/augment.json"
 timed student-d $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/train-aug8.conll" \
   --output "$out/student-d" --epochs 2 --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 "${common[@]}" --eval-every 462
+# E: D run twice as long; the teacher's soft tags of the transfer set are D's, read from its cache.
+timed student-e $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/train-aug8.conll" \
+  --output "$out/student-e" --epochs 4 --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 "${common[@]}" --eval-every 462 \
+  --cache-dir "$out/student-d/cache"
+# F: C's joint stage on the transfer set (2 epochs, as D).
+timed student-f $distill --strategy intermediate --teacher "$teacher" --student-layers 3 --train "$out/train-aug8.conll" \
+  --output "$out/student-f" --intermediate-epochs 2 --intermediate-learning-rate 1e-4 --intermediate-prediction-weight 1 \
+  --temperature 2 --distill-weight 0.75 --attention-weight 0 "${common[@]}" --eval-every 462
 
-for m in teacher student-a student-b student-c student-d; do
+for m in teacher student-a student-b student-c student-d student-e student-f; do
   [ -f "$out/$m/eval/scores.json" ] || $distill eval --model "$out/$m/student" --data "$shared/dev.conll" --max-seq-len 128 --output-dir "$out/$m/eval" > "$out/eval-$m.json"
 done
 # Speed: the teacher against a 3-layer student (A and B have one shape) at the length of a
 # long tweet (64 tokens; the dev sentences average 23 words).
 [ -f "$out/bench.json" ] || $distill bench --teacher "$teacher" --student "$out/student-b/student" --seq 64 --iterations 7 --json-file "$out/bench.json" > /dev/null
-for m in student-b student-c student-d; do
+for m in student-b student-c student-d student-e student-f; do
   python3 $here/compare.py "$out/student-a/eval/predictions.json" "$out/$m/eval/predictions.json" > "$out/compare-a-${m#student-}.json"
 done
-$distill report "$out/teacher" "$out/student-a" "$out/student-b" "$out/student-c" "$out/student-d" --bench "$out/bench.json" --output "$out/report.html"
+$distill report "$out/teacher" "$out/student-a" "$out/student-b" "$out/student-c" "$out/student-d" "$out/student-e" "$out/student-f" --bench "$out/bench.json" --output "$out/report.html"
 python3 $here/table.py "$out" > "$out/results.md"
 cat "$out/results.md"

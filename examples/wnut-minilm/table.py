@@ -13,6 +13,8 @@ MODELS = [
     ("student-b", "B: 3 layers, prediction-layer KD (T 2, w 0.75)"),
     ("student-c", "C: 3 layers, joint stage: hidden states + soft tags (T 2, w 0.75)"),
     ("student-d", "D: B on the transfer set (train + GloVe-augmented copies)"),
+    ("student-e", "E: D for 4 epochs instead of 2"),
+    ("student-f", "F: C's joint stage on D's transfer set"),
 ]
 
 
@@ -34,7 +36,7 @@ def main():
         print(f"| {label} | {f1:.2f} | {100 * scores['precision']:.2f} | {100 * scores['recall']:.2f} | "
               f"{100 * scores['strict_iob2']['f1']:.2f} | {100 * f1 / teacher_f1:.1f} | {params / 1e6:.1f} M |")
     print()
-    for m in ("b", "c", "d"):
+    for m in ("b", "c", "d", "e", "f"):
         path = os.path.join(out, f"compare-a-{m}.json")
         if not os.path.exists(path):
             continue
