@@ -59,15 +59,16 @@ timed student-f $distill --strategy intermediate --teacher "$teacher" --student-
   --output "$out/student-f" --intermediate-epochs 2 --intermediate-learning-rate 1e-4 --intermediate-prediction-weight 1 \
   --temperature 2 --distill-weight 0.75 --attention-weight 0 "${common[@]}" --eval-every 462
 
-for m in teacher student-a student-b student-c student-d student-e student-f; do
+students=(student-b student-c student-d student-e student-f)  # each compared with A
+for m in teacher student-a "${students[@]}"; do
   [ -f "$out/$m/eval/scores.json" ] || $distill eval --model "$out/$m/student" --data "$shared/dev.conll" --max-seq-len 128 --output-dir "$out/$m/eval" > "$out/eval-$m.json"
 done
 # Speed: the teacher against a 3-layer student (A and B have one shape) at the length of a
 # long tweet (64 tokens; the dev sentences average 23 words).
 [ -f "$out/bench.json" ] || $distill bench --teacher "$teacher" --student "$out/student-b/student" --seq 64 --iterations 7 --json-file "$out/bench.json" > /dev/null
-for m in student-b student-c student-d student-e student-f; do
+for m in "${students[@]}"; do
   python3 $here/compare.py "$out/student-a/eval/predictions.json" "$out/$m/eval/predictions.json" > "$out/compare-a-${m#student-}.json"
 done
-$distill report "$out/teacher" "$out/student-a" "$out/student-b" "$out/student-c" "$out/student-d" "$out/student-e" "$out/student-f" --bench "$out/bench.json" --output "$out/report.html"
+$distill report "$out/teacher" "$out/student-a" "${students[@]/#/$out/}" --bench "$out/bench.json" --output "$out/report.html"
 python3 $here/table.py "$out" > "$out/results.md"
 cat "$out/results.md"

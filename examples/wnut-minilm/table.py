@@ -36,7 +36,8 @@ def main():
         print(f"| {label} | {f1:.2f} | {100 * scores['precision']:.2f} | {100 * scores['recall']:.2f} | "
               f"{100 * scores['strict_iob2']['f1']:.2f} | {100 * f1 / teacher_f1:.1f} | {params / 1e6:.1f} M |")
     print()
-    for m in ("b", "c", "d", "e", "f"):
+    for name, _ in MODELS[2:]:  # every student after A, compared with A
+        m = name.removeprefix("student-")
         path = os.path.join(out, f"compare-a-{m}.json")
         if not os.path.exists(path):
             continue
