@@ -11,6 +11,8 @@
 #              tags the teacher gives (entities and gold tags kept)
 #   student E  D for 4 epochs instead of 2 (D was still rising when it stopped)
 #   student F  C's joint stage on D's transfer set
+#   student G  D taught by two teachers, their soft tags averaged: the teacher and a second one
+#              fine-tuned the same way from another seed (teacher-2)
 # then `distill eval` (entity-level F1 as seqeval gives it) of each model on dev.conll, `distill
 # bench` of the teacher against a student, a paired bootstrap over the dev sentences
 # (compare.py), a page of charts (report.html) and the table (results.md).
@@ -36,6 +38,10 @@ source scripts/timed.sh
 timed teacher $distill --strategy finetune --student "$model" --train "$shared/train.conll" --output "$out/teacher" \
   --epochs "$epochs" --learning-rate 1e-4 "${common[@]}" "${per_epoch[@]}"
 teacher="$out/teacher/student"
+# A second teacher for G: the same fine-tuning from another seed (the new head and the order of
+# the sentences differ).
+timed teacher-2 $distill --strategy finetune --student "$model" --train "$shared/train.conll" --output "$out/teacher-2" \
+  --epochs "$epochs" --learning-rate 1e-4 --seed 7 "${common[@]}" "${per_epoch[@]}"
 timed student-a $distill --strategy finetune --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
   --output "$out/student-a" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}" "${per_epoch[@]}"
 timed student-b $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
@@ -58,9 +64,13 @@ timed student-e $distill --strategy prediction --teacher "$teacher" --student-la
 timed student-f $distill --strategy intermediate --teacher "$teacher" --student-layers 3 --train "$out/train-aug8.conll" \
   --output "$out/student-f" --intermediate-epochs 2 --intermediate-learning-rate 1e-4 --intermediate-prediction-weight 1 \
   --temperature 2 --distill-weight 0.75 --attention-weight 0 "${common[@]}" --eval-every 462
+# G: D with the two teachers' soft tags averaged (each teacher's are cached by G).
+timed student-g $distill --strategy prediction --teacher "$teacher" --extra-teacher "$out/teacher-2/student" --student-layers 3 \
+  --train "$out/train-aug8.conll" --output "$out/student-g" --epochs 2 --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 \
+  "${common[@]}" --eval-every 462
 
-students=(student-b student-c student-d student-e student-f)  # each compared with A
-for m in teacher student-a "${students[@]}"; do
+students=(student-b student-c student-d student-e student-f student-g)  # each compared with A
+for m in teacher teacher-2 student-a "${students[@]}"; do
   [ -f "$out/$m/eval/scores.json" ] || $distill eval --model "$out/$m/student" --data "$shared/dev.conll" --max-seq-len 128 --output-dir "$out/$m/eval" > "$out/eval-$m.json"
 done
 # Speed: the teacher against a 3-layer student (A and B have one shape) at the length of a

@@ -9,12 +9,14 @@ import sys
 
 MODELS = [
     ("teacher", "MiniLM-L6-H384 fine-tuned (teacher)"),
+    ("teacher-2", "the same, another seed (G's second teacher)"),
     ("student-a", "A: 3 layers, labels only"),
     ("student-b", "B: 3 layers, prediction-layer KD (T 2, w 0.75)"),
     ("student-c", "C: 3 layers, joint stage: hidden states + soft tags (T 2, w 0.75)"),
     ("student-d", "D: B on the transfer set (train + GloVe-augmented copies)"),
     ("student-e", "E: D for 4 epochs instead of 2"),
     ("student-f", "F: C's joint stage on D's transfer set"),
+    ("student-g", "G: D with both teachers' soft tags averaged"),
 ]
 
 
@@ -31,12 +33,14 @@ def main():
         scores = json.load(open(path))
         f1 = 100 * scores["f1"]
         teacher_f1 = teacher_f1 or f1
-        side = "teacher" if name == "teacher" else "student"
+        side = "teacher" if name.startswith("teacher") else "student"
         params = bench[side]["parameters"]
         print(f"| {label} | {f1:.2f} | {100 * scores['precision']:.2f} | {100 * scores['recall']:.2f} | "
               f"{100 * scores['strict_iob2']['f1']:.2f} | {100 * f1 / teacher_f1:.1f} | {params / 1e6:.1f} M |")
     print()
-    for name, _ in MODELS[2:]:  # every student after A, compared with A
+    for name, _ in MODELS:  # every student after A, compared with A
+        if not name.startswith("student-") or name == "student-a":
+            continue
         m = name.removeprefix("student-")
         path = os.path.join(out, f"compare-a-{m}.json")
         if not os.path.exists(path):
