@@ -35,13 +35,13 @@ distill=./target/release/distill
 
 source scripts/timed.sh
 
-timed teacher $distill --strategy finetune --student "$model" --train "$shared/train.conll" --output "$out/teacher" \
-  --epochs "$epochs" --learning-rate 1e-4 "${common[@]}" "${per_epoch[@]}"
+# The teacher (seed 42), and a second one for G: the same fine-tuning from another seed (the new
+# head and the order of the sentences differ).
+for run in teacher:42 teacher-2:7; do
+  timed "${run%:*}" $distill --strategy finetune --student "$model" --train "$shared/train.conll" --output "$out/${run%:*}" \
+    --seed "${run#*:}" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}" "${per_epoch[@]}"
+done
 teacher="$out/teacher/student"
-# A second teacher for G: the same fine-tuning from another seed (the new head and the order of
-# the sentences differ).
-timed teacher-2 $distill --strategy finetune --student "$model" --train "$shared/train.conll" --output "$out/teacher-2" \
-  --epochs "$epochs" --learning-rate 1e-4 --seed 7 "${common[@]}" "${per_epoch[@]}"
 timed student-a $distill --strategy finetune --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
   --output "$out/student-a" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}" "${per_epoch[@]}"
 timed student-b $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
@@ -54,20 +54,17 @@ timed student-c $distill --strategy intermediate --teacher "$teacher" --student-
 # D: B's recipe on the transfer set (2 epochs of 6.5x the sentences: 2.6x B's updates).
 [ -f "$out/train-aug8.conll" ] || $distill augment --input "$shared/train.conll" --output "$out/train-aug8.conll" \
   --glove "${SHARED:-../shared}/data/glove/glove.6B.50d.7849words.txt" --multiplication-factor 8 --replace-probability 0.4 --seed 42 > "$out/augment.json"
-timed student-d $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/train-aug8.conll" \
-  --output "$out/student-d" --epochs 2 --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 "${common[@]}" --eval-every 462
+transfer_kd=(--strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/train-aug8.conll" \
+  --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 "${common[@]}" --eval-every 462)  # D, E and G
+timed student-d $distill "${transfer_kd[@]}" --output "$out/student-d" --epochs 2
 # E: D run twice as long; the teacher's soft tags of the transfer set are D's, read from its cache.
-timed student-e $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/train-aug8.conll" \
-  --output "$out/student-e" --epochs 4 --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 "${common[@]}" --eval-every 462 \
-  --cache-dir "$out/student-d/cache"
+timed student-e $distill "${transfer_kd[@]}" --output "$out/student-e" --epochs 4 --cache-dir "$out/student-d/cache"
 # F: C's joint stage on the transfer set (2 epochs, as D).
 timed student-f $distill --strategy intermediate --teacher "$teacher" --student-layers 3 --train "$out/train-aug8.conll" \
   --output "$out/student-f" --intermediate-epochs 2 --intermediate-learning-rate 1e-4 --intermediate-prediction-weight 1 \
   --temperature 2 --distill-weight 0.75 --attention-weight 0 "${common[@]}" --eval-every 462
 # G: D with the two teachers' soft tags averaged (each teacher's are cached by G).
-timed student-g $distill --strategy prediction --teacher "$teacher" --extra-teacher "$out/teacher-2/student" --student-layers 3 \
-  --train "$out/train-aug8.conll" --output "$out/student-g" --epochs 2 --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 \
-  "${common[@]}" --eval-every 462
+timed student-g $distill "${transfer_kd[@]}" --extra-teacher "$out/teacher-2/student" --output "$out/student-g" --epochs 2
 
 students=(student-b student-c student-d student-e student-f student-g)  # each compared with A
 for m in teacher teacher-2 student-a "${students[@]}"; do
