@@ -55,19 +55,24 @@ timed student-c $distill --strategy intermediate --teacher "$teacher" --student-
 [ -f "$out/train-aug8.conll" ] || $distill augment --input "$shared/train.conll" --output "$out/train-aug8.conll" \
   --glove "${SHARED:-../shared}/data/glove/glove.6B.50d.7849words.txt" --multiplication-factor 8 --replace-probability 0.4 --seed 42 > "$out/augment.json"
 transfer_kd=(--strategy prediction --teacher "$teacher" --student-layers 3 --train "$out/train-aug8.conll" \
-  --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 "${common[@]}" --eval-every 462)  # D, E and G
-timed student-d $distill "${transfer_kd[@]}" --output "$out/student-d" --epochs 2
+  --temperature 2 --distill-weight 0.75 "${common[@]}" --eval-every 462)  # D, E, G and D at 2e-4
+timed student-d $distill "${transfer_kd[@]}" --learning-rate 1e-4 --output "$out/student-d" --epochs 2
 # E: D run twice as long; the teacher's soft tags of the transfer set are D's, read from its cache.
-timed student-e $distill "${transfer_kd[@]}" --output "$out/student-e" --epochs 4 --cache-dir "$out/student-d/cache"
+timed student-e $distill "${transfer_kd[@]}" --learning-rate 1e-4 --output "$out/student-e" --epochs 4 --cache-dir "$out/student-d/cache"
 # F: C's joint stage on the transfer set (2 epochs, as D).
 timed student-f $distill --strategy intermediate --teacher "$teacher" --student-layers 3 --train "$out/train-aug8.conll" \
   --output "$out/student-f" --intermediate-epochs 2 --intermediate-learning-rate 1e-4 --intermediate-prediction-weight 1 \
   --temperature 2 --distill-weight 0.75 --attention-weight 0 "${common[@]}" --eval-every 462
 # G: D with the two teachers' soft tags averaged (each teacher's are cached by G).
-timed student-g $distill "${transfer_kd[@]}" --extra-teacher "$out/teacher-2/student" --output "$out/student-g" --epochs 2
+timed student-g $distill "${transfer_kd[@]}" --learning-rate 1e-4 --extra-teacher "$out/teacher-2/student" --output "$out/student-g" --epochs 2
+# A and D again at twice the learning rate (2e-4), to see whether 1e-4 held either back;
+# D's teacher soft tags read from its cache.
+timed student-a-lr2 $distill --strategy finetune --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
+  --output "$out/student-a-lr2" --epochs "$epochs" --learning-rate 2e-4 "${common[@]}" "${per_epoch[@]}"
+timed student-d-lr2 $distill "${transfer_kd[@]}" --learning-rate 2e-4 --output "$out/student-d-lr2" --epochs 2 --cache-dir "$out/student-d/cache"
 
 students=(student-b student-c student-d student-e student-f student-g)  # each compared with A
-for m in teacher teacher-2 student-a "${students[@]}"; do
+for m in teacher teacher-2 student-a "${students[@]}" student-a-lr2 student-d-lr2; do
   [ -f "$out/$m/eval/scores.json" ] || $distill eval --model "$out/$m/student" --data "$shared/dev.conll" --max-seq-len 128 --output-dir "$out/$m/eval" > "$out/eval-$m.json"
 done
 # Speed: the teacher against a 3-layer student (A and B have one shape) at the length of a
@@ -76,6 +81,7 @@ done
 for m in "${students[@]}"; do
   python3 $here/compare.py "$out/student-a/eval/predictions.json" "$out/$m/eval/predictions.json" > "$out/compare-a-${m#student-}.json"
 done
+python3 $here/compare.py "$out/student-a-lr2/eval/predictions.json" "$out/student-d-lr2/eval/predictions.json" > "$out/compare-lr2.json"
 $distill report "$out/teacher" "$out/student-a" "${students[@]/#/$out/}" --bench "$out/bench.json" --output "$out/report.html"
 python3 $here/table.py "$out" > "$out/results.md"
 cat "$out/results.md"

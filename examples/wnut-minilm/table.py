@@ -17,6 +17,8 @@ MODELS = [
     ("student-e", "E: D for 4 epochs instead of 2"),
     ("student-f", "F: C's joint stage on D's transfer set"),
     ("student-g", "G: D with both teachers' soft tags averaged"),
+    ("student-a-lr2", "A at learning rate 2e-4"),
+    ("student-d-lr2", "D at learning rate 2e-4"),
 ]
 
 
@@ -38,17 +40,16 @@ def main():
         print(f"| {label} | {f1:.2f} | {100 * scores['precision']:.2f} | {100 * scores['recall']:.2f} | "
               f"{100 * scores['strict_iob2']['f1']:.2f} | {100 * f1 / teacher_f1:.1f} | {params / 1e6:.1f} M |")
     print()
-    for name, _ in MODELS:  # every student after A, compared with A
-        if not name.startswith("student-") or name == "student-a":
-            continue
-        m = name.removeprefix("student-")
-        path = os.path.join(out, f"compare-a-{m}.json")
+    # Every student after A compared with A at 1e-4, then D with A at 2e-4.
+    pairs = [(f"compare-a-{n}.json", n.upper(), "A") for n in "bcdefg"] + [("compare-lr2.json", "D at 2e-4", "A at 2e-4")]
+    for file, student, base in pairs:
+        path = os.path.join(out, file)
         if not os.path.exists(path):
             continue
         cmp = json.load(open(path))
         lo, hi = cmp["interval_95"]
-        print(f"{m.upper()} - A: {cmp['difference']:+.2f} F1 (95 % interval {lo:+.2f} to {hi:+.2f} over {cmp['sentences']} sentences; "
-              f"{m.upper()} not better in {100 * cmp['share_not_better']:.1f} % of resamplings)  ")
+        print(f"{student} - {base}: {cmp['difference']:+.2f} F1 (95 % interval {lo:+.2f} to {hi:+.2f} over {cmp['sentences']} sentences; "
+              f"{student} not better in {100 * cmp['share_not_better']:.1f} % of resamplings)  ")
     lat = bench["paired_speedup"]["latency_ms_b1_s64"]
     thr = bench["paired_speedup"]["throughput_seq_per_s_b32_s64"]
     print(f"3-layer students against the teacher ({bench['machine']['processor']}, {bench['machine']['threads']} threads), "
