@@ -13,6 +13,7 @@
 #   student F  C's joint stage on D's transfer set
 #   student G  D taught by two teachers, their soft tags averaged: the teacher and a second one
 #              fine-tuned the same way from another seed (teacher-2)
+#   A and D again at learning rate 2e-4 (student-a-lr2, student-d-lr2), compared with each other
 # then `distill eval` (entity-level F1 as seqeval gives it) of each model on dev.conll, `distill
 # bench` of the teacher against a student, a paired bootstrap over the dev sentences
 # (compare.py), a page of charts (report.html) and the table (results.md).
@@ -42,8 +43,11 @@ for run in teacher:42 teacher-2:7; do
     --seed "${run#*:}" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}" "${per_epoch[@]}"
 done
 teacher="$out/teacher/student"
-timed student-a $distill --strategy finetune --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
-  --output "$out/student-a" --epochs "$epochs" --learning-rate 1e-4 "${common[@]}" "${per_epoch[@]}"
+# A, and A at twice the learning rate (to see whether 1e-4 held it back; D is run at 2e-4 too).
+for run in student-a:1e-4 student-a-lr2:2e-4; do
+  timed "${run%:*}" $distill --strategy finetune --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
+    --output "$out/${run%:*}" --epochs "$epochs" --learning-rate "${run#*:}" "${common[@]}" "${per_epoch[@]}"
+done
 timed student-b $distill --strategy prediction --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
   --output "$out/student-b" --epochs "$epochs" --learning-rate 1e-4 --temperature 2 --distill-weight 0.75 "${common[@]}" "${per_epoch[@]}"
 # C: one joint stage, the teacher's hidden states (through the layer mapping) and its soft tags
@@ -65,10 +69,7 @@ timed student-f $distill --strategy intermediate --teacher "$teacher" --student-
   --temperature 2 --distill-weight 0.75 --attention-weight 0 "${common[@]}" --eval-every 462
 # G: D with the two teachers' soft tags averaged (each teacher's are cached by G).
 timed student-g $distill "${transfer_kd[@]}" --learning-rate 1e-4 --extra-teacher "$out/teacher-2/student" --output "$out/student-g" --epochs 2
-# A and D again at twice the learning rate (2e-4), to see whether 1e-4 held either back;
-# D's teacher soft tags read from its cache.
-timed student-a-lr2 $distill --strategy finetune --teacher "$teacher" --student-layers 3 --train "$shared/train.conll" \
-  --output "$out/student-a-lr2" --epochs "$epochs" --learning-rate 2e-4 "${common[@]}" "${per_epoch[@]}"
+# D at twice the learning rate (2e-4), against A at 2e-4; the teacher's soft tags from D's cache.
 timed student-d-lr2 $distill "${transfer_kd[@]}" --learning-rate 2e-4 --output "$out/student-d-lr2" --epochs 2 --cache-dir "$out/student-d/cache"
 
 students=(student-b student-c student-d student-e student-f student-g)  # each compared with A

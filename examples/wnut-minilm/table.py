@@ -40,8 +40,9 @@ def main():
         print(f"| {label} | {f1:.2f} | {100 * scores['precision']:.2f} | {100 * scores['recall']:.2f} | "
               f"{100 * scores['strict_iob2']['f1']:.2f} | {100 * f1 / teacher_f1:.1f} | {params / 1e6:.1f} M |")
     print()
-    # Every student after A compared with A at 1e-4, then D with A at 2e-4.
-    pairs = [(f"compare-a-{n}.json", n.upper(), "A") for n in "bcdefg"] + [("compare-lr2.json", "D at 2e-4", "A at 2e-4")]
+    # Every student compared with A (the files run.sh wrote), then D with A at 2e-4.
+    students = [name.removeprefix("student-") for name, _ in MODELS if name.startswith("student-")]
+    pairs = [(f"compare-a-{m}.json", m.upper(), "A") for m in students] + [("compare-lr2.json", "D at 2e-4", "A at 2e-4")]
     for file, student, base in pairs:
         path = os.path.join(out, file)
         if not os.path.exists(path):
