@@ -18,8 +18,10 @@ pub fn f32_on_cpu<const D: usize>(x: &Tensor<D>) -> bool {
     x.dtype() == DType::F32 && on_cpu(x)
 }
 
+/// The threads of rayon's pool, which burn-flex's kernels run on too: tasks go to its idle
+/// workers instead of new threads competing with them for the cores.
 fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    rayon::current_num_threads()
 }
 
 /// Runs `f(index, block)` on every `block_len`-element block of `values` (the last may be
@@ -32,10 +34,10 @@ pub fn for_each_block_mut(values: &mut [f32], block_len: usize, f: impl Fn(usize
         values.chunks_mut(block_len).enumerate().for_each(|(i, b)| f(i, b));
         return;
     }
-    std::thread::scope(|s| {
+    rayon::scope(|s| {
         for (t, run) in values.chunks_mut(per_thread * block_len).enumerate() {
             let f = &f;
-            s.spawn(move || run.chunks_mut(block_len).enumerate().for_each(|(i, b)| f(t * per_thread + i, b)));
+            s.spawn(move |_| run.chunks_mut(block_len).enumerate().for_each(|(i, b)| f(t * per_thread + i, b)));
         }
     });
 }
@@ -63,10 +65,10 @@ pub fn zip_chunks_mut<const N: usize>(slices: [&mut [f32]; N], min_chunk: usize,
         parts.into_iter().for_each(&f);
         return;
     }
-    std::thread::scope(|s| {
+    rayon::scope(|s| {
         for part in parts {
             let f = &f;
-            s.spawn(move || f(part));
+            s.spawn(move |_| f(part));
         }
     });
 }

@@ -173,8 +173,11 @@ impl Encoder {
             out.hidden_states.push(hidden.clone());
         }
         let fused = !maps && !hidden.is_autodiff();
+        let keep_keys = fused.then(|| super::host_attention::kept_keys(t.mask_bias.clone()));
         for layer in &self.layers {
-            hidden = if fused {
+            hidden = if let Some(keep_keys) = keep_keys.as_deref().filter(|_| super::host_layer::serves(layer, &hidden)) {
+                super::host_layer::forward(layer, hidden, keep_keys, self.config.layer_norm_eps)
+            } else if fused {
                 layer.feed_forward(layer.attention.forward_fused(hidden, t.mask_bias.clone()))
             } else {
                 let (next, scores, probs) = layer.forward(hidden, t.mask_bias.clone());

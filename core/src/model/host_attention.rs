@@ -164,6 +164,21 @@ unsafe fn matmul(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: isize, lhs
     unsafe { gemm::gemm(m, n, k, dst, 1, dst_rs, false, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, 0.0, alpha, false, false, false, gemm::Parallelism::None) }
 }
 
+/// The context buffer the attention tasks write their disjoint blocks of.
+struct SharedOut(*mut f32);
+
+// SAFETY: each task writes only its own block (see `attention`).
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    /// # Safety
+    /// `offset` must be within the buffer.
+    unsafe fn at(&self, offset: usize) -> *mut f32 {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.0.add(offset) }
+    }
+}
+
 /// Multi-head attention of `q`, `k`, `v` (`[batch, seq, width]` row-major, heads side by side
 /// in `width`), keys whose `keep` entry (`[batch, seq]`) is false excluded; returns the
 /// `[batch, seq, width]` context, heads merged.
@@ -174,36 +189,29 @@ pub fn attention(q: &[f32], k: &[f32], v: &[f32], keep: &[bool], batch: usize, s
     let d = width / heads;
     let scale = 1.0 / (d as f32).sqrt();
     let w = width as isize;
-    // Each (sequence, head) to its own [seq, d] block, then scattered into the merged layout.
-    let blocks: Vec<Vec<f32>> = (0..batch * heads)
-        .into_par_iter()
-        .map(|task| {
-            let (b, h) = (task / heads, task % heads);
-            let offset = b * seq * width + h * d;
-            let mut scores = vec![0.0f32; seq * seq];
-            let mut out = vec![0.0f32; seq * d];
-            // SAFETY: a head is rows `offset + i * width .. + d` for i < seq, inside each slice;
-            // `scores` and `out` are fresh buffers of the sizes written.
-            unsafe {
-                // scores = scale * Q_h K_h^T: K_h^T's row r is feature r of every key.
-                matmul(seq, seq, d, scores.as_mut_ptr(), seq as isize, q.as_ptr().add(offset), w, 1, k.as_ptr().add(offset), 1, w, scale);
-            }
-            softmax_rows(&mut scores, seq, &keep[b * seq..(b + 1) * seq]);
-            // SAFETY: as above.
-            unsafe {
-                matmul(seq, d, seq, out.as_mut_ptr(), d as isize, scores.as_ptr(), seq as isize, 1, v.as_ptr().add(offset), w, 1, 1.0);
-            }
-            out
-        })
-        .collect();
-    let mut context = vec![0.0f32; batch * seq * width];
-    for (task, block) in blocks.iter().enumerate() {
+    let mut context: Vec<f32> = Vec::with_capacity(batch * seq * width);
+    let out = SharedOut(context.spare_capacity_mut().as_mut_ptr().cast::<f32>());
+    // Each (sequence, head) writes its [seq, d] context straight into the merged layout: columns
+    // h * d .. (h + 1) * d of its sequence's rows, which no other task writes.
+    (0..batch * heads).into_par_iter().for_each(|task| {
         let (b, h) = (task / heads, task % heads);
-        for (i, row) in block.chunks_exact(d).enumerate() {
-            let at = (b * seq + i) * width + h * d;
-            context[at..at + d].copy_from_slice(row);
+        let offset = b * seq * width + h * d;
+        let mut scores = vec![0.0f32; seq * seq];
+        // SAFETY: a head is rows `offset + i * width .. + d` for i < seq, inside each slice;
+        // `scores` is a fresh buffer of the size written.
+        unsafe {
+            // scores = scale * Q_h K_h^T: K_h^T's row r is feature r of every key.
+            matmul(seq, seq, d, scores.as_mut_ptr(), seq as isize, q.as_ptr().add(offset), w, 1, k.as_ptr().add(offset), 1, w, scale);
         }
-    }
+        softmax_rows(&mut scores, seq, &keep[b * seq..(b + 1) * seq]);
+        // SAFETY: as above for `v`; the destination block is this task's own (see above), inside
+        // `context`'s capacity of batch * seq * width.
+        unsafe {
+            matmul(seq, d, seq, out.at(offset), w, scores.as_ptr(), seq as isize, 1, v.as_ptr().add(offset), w, 1, 1.0);
+        }
+    });
+    // SAFETY: the tasks together wrote every (row, column) of the context: the heads tile `width`.
+    unsafe { context.set_len(batch * seq * width) };
     context
 }
 

@@ -10,6 +10,7 @@ mod embeddings;
 mod encoder;
 mod heads;
 pub mod host_attention;
+mod host_layer;
 mod init;
 mod params;
 
