@@ -28,6 +28,12 @@ pub fn erf_f32(a: f32) -> f32 {
     p / q
 }
 
+/// erf-GELU, `x Phi(x)`: what the host kernels compute for burn's `gelu`.
+#[inline]
+pub fn gelu_f32(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
 /// erf-GELU and its derivative at `x`: `x Phi(x)` and `Phi(x) + x phi(x)`.
 #[inline]
 fn gelu_and_slope(x: f32) -> (f32, f32) {
@@ -43,7 +49,7 @@ fn gelu_cpu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let mut values = crate::model::to_host(x).1;
     host::zip_chunks_mut([&mut values], 4096, |[part]| {
         for v in part {
-            *v = 0.5 * *v * (1.0 + erf_f32(*v * std::f32::consts::FRAC_1_SQRT_2));
+            *v = gelu_f32(*v);
         }
     });
     Tensor::from_data(TensorData::new(values, dims), &device)

@@ -173,7 +173,8 @@ impl Encoder {
             out.hidden_states.push(hidden.clone());
         }
         let fused = !maps && !hidden.is_autodiff();
-        let keep_keys = fused.then(|| super::host_attention::kept_keys(t.mask_bias.clone()));
+        // Read back from the device once per pass, and only where the host layer can serve.
+        let keep_keys = (fused && crate::host::f32_on_cpu(&hidden)).then(|| super::host_attention::kept_keys(t.mask_bias.clone()));
         for layer in &self.layers {
             hidden = if let Some(keep_keys) = keep_keys.as_deref().filter(|_| super::host_layer::serves(layer, &hidden)) {
                 super::host_layer::forward(layer, hidden, keep_keys, self.config.layer_norm_eps)

@@ -16,7 +16,7 @@ use burn::nn::{LayerNorm, Linear};
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::activation::erf_f32;
+use super::activation::gelu_f32;
 use super::config::Activation;
 use super::encoder::EncoderLayer;
 
@@ -67,16 +67,14 @@ fn init_row(row: &mut [MaybeUninit<f32>], bias: Option<&[f32]>, residual: Option
     }
 }
 
-/// The activation in place, rows in parallel; `None` for one this module does not compute.
-fn activate_in_place(activation: Activation, values: &mut [f32]) -> Option<()> {
-    let f: fn(&mut f32) = match activation {
-        // The same formula as the activation module's erf-GELU, so both paths agree exactly.
-        Activation::Gelu => |v| *v = 0.5 * *v * (1.0 + erf_f32(*v * std::f32::consts::FRAC_1_SQRT_2)),
-        Activation::Relu => |v| *v = v.max(0.0),
-        Activation::GeluTanh => return None,
-    };
-    values.par_chunks_mut(1 << 14).for_each(|chunk| chunk.iter_mut().for_each(f));
-    Some(())
+/// The element-wise activation function this module applies in place; `None` for one it does
+/// not compute (those layers take the fused path).
+fn in_place(activation: Activation) -> Option<fn(&mut f32)> {
+    match activation {
+        Activation::Gelu => Some(|v| *v = gelu_f32(*v)),
+        Activation::Relu => Some(|v| *v = v.max(0.0)),
+        Activation::GeluTanh => None,
+    }
 }
 
 fn layer_norm(norm: &LayerNorm, values: Vec<f32>, rows: usize, eps: f64) -> FlexTensor {
@@ -89,7 +87,7 @@ fn layer_norm(norm: &LayerNorm, values: Vec<f32>, rows: usize, eps: f64) -> Flex
 /// Whether [`forward`] computes `layer`: f32 on the CPU backend, outside autodiff, with an
 /// activation this module has.
 pub(crate) fn serves(layer: &EncoderLayer, hidden: &Tensor<3>) -> bool {
-    crate::host::f32_on_cpu(hidden) && !hidden.is_autodiff() && layer.activation != Activation::GeluTanh
+    crate::host::f32_on_cpu(hidden) && !hidden.is_autodiff() && in_place(layer.activation).is_some()
 }
 
 /// The layer's output for `hidden` (`[batch, seq, width]`), keys excluded where `keep`
@@ -106,7 +104,8 @@ pub(crate) fn forward(layer: &EncoderLayer, hidden: Tensor<3>, keep: &[bool], ep
     let attended = layer_norm(&a.layer_norm, linear(&a.output, &context, rows, Some(x)), rows, eps);
     let attended_values = values(&attended);
     let mut inner = linear(&layer.ffn_in, attended_values, rows, None);
-    activate_in_place(layer.activation, &mut inner).expect("host layer: an activation `serves` accepts");
+    let activate = in_place(layer.activation).expect("host layer: an activation `serves` accepts");
+    inner.par_chunks_mut(1 << 14).for_each(|chunk| chunk.iter_mut().for_each(activate));
     let out = layer_norm(&layer.ffn_layer_norm, linear(&layer.ffn_out, &inner, rows, Some(attended_values)), rows, eps);
     Tensor::<2>::from_primitive::<Flex>(out).reshape([batch, seq, width])
 }
